@@ -1,0 +1,307 @@
+//! Received segments: the ready queue the application reads from and, after it, the
+//! out-of-order segments waiting for a gap to fill, in one ring indexed by sequence number.
+//!
+//! ```text
+//!        head            next                     next + window
+//!   ......|== ready ======|-- out of order (holes) --|.......
+//! ```
+//!
+//! `ready` holds at most `window` segments and the out-of-order part spans at most `window`
+//! sequence numbers, so a ring of `2 * window` slots never collides. Slot buffers are kept
+//! after use: no allocation per segment once the ring has warmed up.
+
+use crate::seq;
+
+#[derive(Debug, Default)]
+struct Slot {
+    present: bool,
+    frg: u8,
+    data: Vec<u8>,
+}
+
+/// What became of a pushed segment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Insert {
+    /// Stored (and possibly made ready).
+    Stored,
+    /// Below `next` or already buffered: acknowledge again, store nothing.
+    Duplicate,
+    /// At or past `next + window`: drop without acknowledging.
+    OutsideWindow,
+}
+
+/// Why nothing was read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ReadRefusal {
+    Empty,
+    BufferTooSmall(usize),
+}
+
+#[derive(Debug)]
+pub(crate) struct RecvBuffer {
+    slots: Vec<Slot>,
+    mask: u32,
+    /// First ready segment (the next one the application reads).
+    head: u32,
+    /// Bytes of the head segment already read (stream mode).
+    head_offset: usize,
+    /// First sequence number not yet received in order (`rcv_nxt`).
+    next: u32,
+    window: u32,
+    /// Out-of-order segments buffered at or past `next` (`nrcv_buf`).
+    out_of_order: u32,
+    /// Unread payload bytes in the ready queue.
+    ready_bytes: usize,
+}
+
+impl RecvBuffer {
+    pub(crate) fn new(window: u16) -> RecvBuffer {
+        let size = (2 * u32::from(window)).next_power_of_two();
+        RecvBuffer {
+            slots: (0..size).map(|_| Slot::default()).collect(),
+            mask: size - 1,
+            head: 0,
+            head_offset: 0,
+            next: 0,
+            window: u32::from(window),
+            out_of_order: 0,
+            ready_bytes: 0,
+        }
+    }
+
+    fn slot(&mut self, sn: u32) -> &mut Slot {
+        &mut self.slots[(sn & self.mask) as usize]
+    }
+
+    /// `rcv_nxt`: every sequence number below it has been received.
+    pub(crate) fn next(&self) -> u32 {
+        self.next
+    }
+
+    /// Segments ready for the application (`nrcv_que`).
+    pub(crate) fn ready(&self) -> u32 {
+        self.next.wrapping_sub(self.head)
+    }
+
+    /// The window advertised to the peer: free room in the ready queue.
+    pub(crate) fn free_window(&self) -> u32 {
+        self.window.saturating_sub(self.ready())
+    }
+
+    /// Whether `sn` is one the buffer would acknowledge: below `next + window`.
+    pub(crate) fn acceptable(&self, sn: u32) -> bool {
+        seq::before(sn, self.next.wrapping_add(self.window))
+    }
+
+    /// Stores a pushed segment and moves what became contiguous into the ready queue.
+    pub(crate) fn insert(&mut self, sn: u32, frg: u8, payload: &[u8]) -> Insert {
+        if !self.acceptable(sn) {
+            return Insert::OutsideWindow;
+        }
+        if seq::before(sn, self.next) {
+            return Insert::Duplicate;
+        }
+        let slot = self.slot(sn);
+        if slot.present {
+            return Insert::Duplicate;
+        }
+        slot.present = true;
+        slot.frg = frg;
+        slot.data.clear();
+        slot.data.extend_from_slice(payload);
+        self.out_of_order += 1;
+        self.promote();
+        Insert::Stored
+    }
+
+    /// Moves contiguous segments from the out-of-order part into the ready queue while it has
+    /// room (`rcv_buf -> rcv_queue`).
+    fn promote(&mut self) {
+        while self.ready() < self.window {
+            let next = self.next;
+            let slot = self.slot(next);
+            if !slot.present {
+                break;
+            }
+            let len = slot.data.len();
+            self.ready_bytes += len;
+            self.next = next.wrapping_add(1);
+            self.out_of_order -= 1;
+        }
+    }
+
+    /// Size of the next complete message (message mode), as `ikcp_peeksize`.
+    pub(crate) fn peek_message(&self) -> Option<usize> {
+        let ready = self.ready();
+        if ready == 0 {
+            return None;
+        }
+        let head = &self.slots[(self.head & self.mask) as usize];
+        if u32::from(head.frg) + 1 > ready {
+            return None;
+        }
+        let mut size = 0;
+        for i in 0..ready {
+            let slot = &self.slots[(self.head.wrapping_add(i) & self.mask) as usize];
+            size += slot.data.len();
+            if slot.frg == 0 {
+                return Some(size);
+            }
+        }
+        // Fragment numbers that never reach 0 within the ready queue: not complete yet.
+        None
+    }
+
+    /// Unread bytes in the ready queue (stream mode).
+    pub(crate) fn ready_bytes(&self) -> usize {
+        self.ready_bytes
+    }
+
+    /// Reads the next whole message into `out`.
+    pub(crate) fn read_message(&mut self, out: &mut [u8]) -> Result<usize, ReadRefusal> {
+        let size = self.peek_message().ok_or(ReadRefusal::Empty)?;
+        if out.len() < size {
+            return Err(ReadRefusal::BufferTooSmall(size));
+        }
+        let mut written = 0;
+        loop {
+            let head = self.head;
+            let slot = self.slot(head);
+            slot.present = false;
+            let frg = slot.frg;
+            let len = slot.data.len();
+            out[written..written + len].copy_from_slice(&slot.data);
+            written += len;
+            self.ready_bytes -= len;
+            self.head = head.wrapping_add(1);
+            if frg == 0 {
+                break;
+            }
+        }
+        self.promote();
+        Ok(written)
+    }
+
+    /// Reads as many stream bytes as fit into `out`, across segment boundaries.
+    pub(crate) fn read_stream(&mut self, out: &mut [u8]) -> Result<usize, ReadRefusal> {
+        if self.ready_bytes == 0 {
+            // Empty segments carry nothing for a stream: skip them so they free the window.
+            while self.ready() > 0 {
+                self.release_head();
+            }
+            self.promote();
+            return Err(ReadRefusal::Empty);
+        }
+        let mut written = 0;
+        while written < out.len() && self.ready() > 0 {
+            let head = self.head;
+            let offset = self.head_offset;
+            let slot = self.slot(head);
+            let take = (slot.data.len() - offset).min(out.len() - written);
+            out[written..written + take].copy_from_slice(&slot.data[offset..offset + take]);
+            let exhausted = offset + take == slot.data.len();
+            written += take;
+            self.ready_bytes -= take;
+            if exhausted {
+                self.release_head();
+            } else {
+                self.head_offset += take;
+            }
+        }
+        self.promote();
+        Ok(written)
+    }
+
+    fn release_head(&mut self) {
+        let head = self.head;
+        self.slot(head).present = false;
+        self.head = head.wrapping_add(1);
+        self.head_offset = 0;
+    }
+
+    /// Bytes held by slot buffers.
+    #[cfg(test)]
+    pub(crate) fn capacity_bytes(&self) -> usize {
+        self.slots.iter().map(|s| s.data.capacity()).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reorders_and_delivers_in_sequence() {
+        let mut buf = RecvBuffer::new(4);
+        assert_eq!(buf.insert(1, 0, b"b"), Insert::Stored);
+        assert_eq!(buf.ready(), 0);
+        assert_eq!(buf.insert(1, 0, b"b"), Insert::Duplicate);
+        assert_eq!(buf.insert(0, 0, b"a"), Insert::Stored);
+        assert_eq!(buf.ready(), 2);
+        assert_eq!(buf.insert(0, 0, b"a"), Insert::Duplicate);
+        assert_eq!(buf.insert(6, 0, b"x"), Insert::OutsideWindow);
+        let mut out = [0u8; 8];
+        assert_eq!(buf.read_stream(&mut out), Ok(2));
+        assert_eq!(&out[..2], b"ab");
+    }
+
+    #[test]
+    fn a_full_ready_queue_holds_back_promotion_and_the_window() {
+        let mut buf = RecvBuffer::new(2);
+        for sn in 0..4 {
+            buf.insert(sn, 0, &[sn as u8]);
+        }
+        assert_eq!(
+            (buf.ready(), buf.out_of_order, buf.free_window()),
+            (2, 2, 0)
+        );
+        let mut out = [0u8; 1];
+        assert_eq!(buf.read_message(&mut out), Ok(1));
+        assert_eq!((buf.ready(), buf.out_of_order), (2, 1));
+    }
+
+    #[test]
+    fn messages_wait_for_all_fragments() {
+        let mut buf = RecvBuffer::new(8);
+        buf.insert(0, 2, b"he");
+        buf.insert(2, 0, b"o");
+        assert_eq!(buf.peek_message(), None);
+        buf.insert(1, 1, b"ll");
+        assert_eq!(buf.peek_message(), Some(5));
+        let mut small = [0u8; 4];
+        assert_eq!(
+            buf.read_message(&mut small),
+            Err(ReadRefusal::BufferTooSmall(5))
+        );
+        let mut out = [0u8; 5];
+        assert_eq!(buf.read_message(&mut out), Ok(5));
+        assert_eq!(&out, b"hello");
+        assert_eq!(buf.read_message(&mut out), Err(ReadRefusal::Empty));
+    }
+
+    #[test]
+    fn stream_reads_split_segments() {
+        let mut buf = RecvBuffer::new(8);
+        buf.insert(0, 0, b"abc");
+        buf.insert(1, 0, b"def");
+        let mut out = [0u8; 4];
+        assert_eq!(buf.read_stream(&mut out), Ok(4));
+        assert_eq!(&out, b"abcd");
+        assert_eq!(buf.ready_bytes(), 2);
+        assert_eq!(buf.read_stream(&mut out), Ok(2));
+        assert_eq!(&out[..2], b"ef");
+        assert_eq!(buf.ready(), 0);
+    }
+
+    #[test]
+    fn sequence_numbers_wrap() {
+        let mut buf = RecvBuffer::new(4);
+        buf.next = u32::MAX - 1;
+        buf.head = u32::MAX - 1;
+        for sn in [u32::MAX, 0, u32::MAX - 1] {
+            assert_eq!(buf.insert(sn, 0, b"z"), Insert::Stored);
+        }
+        assert_eq!(buf.next(), 1);
+        assert!(buf.capacity_bytes() >= 3);
+    }
+}
