@@ -3,4 +3,7 @@
 //! run ([`throughput`]). The binaries `latency-vs-c` and `arq-vs-c` print their results as JSON
 //! lines; the criterion bench and the interop tests reuse the same pieces.
 
+pub mod latency;
+pub mod peer;
 pub mod reference;
+pub mod throughput;

@@ -47,8 +47,8 @@ pub enum FlushMode {
     /// [`Kcp::poll_timeout`](crate::Kcp::poll_timeout) then answers like `ikcp_check`.
     Interval,
     /// New data, fast retransmissions and timed-out segments leave as soon as they are ready;
-    /// acknowledgements wait for the interval tick unless a datagram is leaving anyway. An idle
-    /// state machine asks for no wake-ups at all.
+    /// an acknowledgement waits at most one interval for a datagram to ride on (a delayed ack).
+    /// There is no tick: an idle state machine asks for no wake-ups at all.
     Eager,
 }
 

@@ -44,11 +44,13 @@
 
 mod config;
 mod congestion;
+mod pool;
 mod recv_buf;
 mod rtt;
 mod send_buf;
 mod send_queue;
 mod stats;
+mod timers;
 
 use std::fmt;
 
@@ -60,6 +62,7 @@ pub use stats::Stats;
 use crate::seq;
 use crate::wire::{Command, DecodeError, Header, Segments, HEADER_LEN};
 use congestion::Congestion;
+use pool::BufferPool;
 use recv_buf::{Insert, ReadRefusal, RecvBuffer};
 use rtt::RttEstimator;
 use send_buf::SendBuffer;
@@ -202,9 +205,13 @@ pub struct Kcp {
     ts_flush: u32,
     queue: SendQueue,
     sent: SendBuffer,
+    /// Segment buffers shared by the send queue and the send buffer.
+    buffers: BufferPool,
     received: RecvBuffer,
     /// Acknowledgements to send: `(sn, ts)` in arrival order.
     acks: Vec<(u32, u32)>,
+    /// When the oldest pending acknowledgement was queued (eager mode's delayed-ack timer).
+    acks_since: u32,
     rmt_wnd: u32,
     rtt: RttEstimator,
     congestion: Congestion,
@@ -224,6 +231,12 @@ impl Kcp {
     /// Creates the state machine for conversation `conv`, after validating `config`.
     pub fn new(conv: u32, config: &Config) -> Result<Kcp, ConfigError> {
         config.validate()?;
+        let mut congestion = Congestion::new();
+        if config.flush == FlushMode::Eager {
+            // The reference opens the window at the end of its first (empty) flush; eager mode
+            // has no such flush, so it starts where the reference is after it.
+            congestion.ensure_minimum(config.mss());
+        }
         Ok(Kcp {
             conv,
             mss: config.mss(),
@@ -231,13 +244,15 @@ impl Kcp {
             clocked: false,
             ts_flush: config.interval,
             queue: SendQueue::default(),
+            buffers: BufferPool::default(),
             sent: SendBuffer::new(config.send_window),
             received: RecvBuffer::new(config.recv_window),
             acks: Vec::new(),
+            acks_since: 0,
             // The reference assumes the peer has its default receive window until told.
             rmt_wnd: 128,
             rtt: RttEstimator::new(),
-            congestion: Congestion::new(),
+            congestion,
             ask_pending: false,
             tell_pending: false,
             probe_wait: 0,
@@ -261,7 +276,9 @@ impl Kcp {
     pub fn send(&mut self, data: &[u8]) -> Result<usize, SendError> {
         let limit = self.config.send_queue_limit;
         if self.config.stream {
-            let taken = self.queue.push_stream(data, self.mss, limit);
+            let taken = self
+                .queue
+                .push_stream(data, self.mss, limit, &mut self.buffers);
             if taken == 0 && !data.is_empty() {
                 return Err(SendError::QueueFull);
             }
@@ -270,7 +287,7 @@ impl Kcp {
         let max = self.config.max_fragments;
         match self
             .queue
-            .push_message(data, self.mss, u32::from(max), limit)
+            .push_message(data, self.mss, u32::from(max), limit, &mut self.buffers)
         {
             Ok(()) => Ok(data.len()),
             Err(QueueRefusal::Full) => Err(SendError::QueueFull),
@@ -314,7 +331,7 @@ impl Kcp {
 
     /// Segments queued or in flight and not yet acknowledged (`ikcp_waitsnd`).
     pub fn wait_send(&self) -> u32 {
-        self.sent.live() + self.queue.segments(self.config.stream, self.mss)
+        self.sent.live() + self.queue.segments()
     }
 
     // ----- network side -----------------------------------------------------------------
@@ -346,7 +363,7 @@ impl Kcp {
             }
             self.stats.segments_in += 1;
             self.rmt_wnd = u32::from(h.wnd);
-            self.sent.ack_below(h.una);
+            self.sent.ack_below(h.una, &mut self.buffers);
             match h.cmd {
                 Command::Ack => {
                     self.on_ack(h.sn, h.ts);
@@ -417,11 +434,13 @@ impl Kcp {
 
     fn on_ack(&mut self, sn: u32, ts: u32) {
         let rtt = seq::diff(self.current, ts);
-        if rtt >= 0 {
+        // A sample beyond the RTO ceiling says nothing true about the path (a forged or
+        // ancient echo) and would pin the RTO at its maximum.
+        if (0..=RTO_MAX as i32).contains(&rtt) {
             self.rtt
                 .on_sample(rtt, self.config.interval, self.config.min_rto);
         }
-        self.sent.ack(sn);
+        self.sent.ack(sn, &mut self.buffers);
         self.sent.note_acked_above(sn);
     }
 
@@ -441,6 +460,9 @@ impl Kcp {
         if self.acks.len() >= self.ack_list_limit() {
             self.stats.dropped_ack_overflow += 1;
         } else {
+            if self.acks.is_empty() {
+                self.acks_since = self.current;
+            }
             self.acks.push((h.sn, h.ts));
         }
         if self.received.insert(h.sn, h.frg, payload) == Insert::Duplicate {
@@ -458,10 +480,18 @@ impl Kcp {
         self.config.mtu.max(COMMON_MTU) - HEADER_LEN as u32
     }
 
-    /// Tells the machine the time; due work (the interval tick, retransmissions) is then
-    /// available from [`Kcp::poll_transmit`]. This is `ikcp_update`.
+    /// Tells the machine the time; due work (retransmissions, delayed acknowledgements, the
+    /// interval tick) is then available from [`Kcp::poll_transmit`]. This is `ikcp_update`.
+    ///
+    /// In [`FlushMode::Eager`] there is no tick: each piece of work has its own deadline, and an
+    /// acknowledgement waits at most one interval for a datagram to ride on.
     pub fn handle_timeout(&mut self, now: u32) {
         self.current = now;
+        self.sent.prune_timers();
+        if self.config.flush == FlushMode::Eager {
+            self.clocked = true;
+            return;
+        }
         if !self.clocked {
             self.clocked = true;
             self.ts_flush = now;
@@ -478,7 +508,6 @@ impl Kcp {
             }
             self.flush_requested = true;
         }
-        self.sent.prune_timers();
     }
 
     /// Asks for everything pending (acknowledgements included) to go out on the next
@@ -503,29 +532,17 @@ impl Kcp {
         if self.run.active || self.flush_requested || self.eager_flush_due() {
             return Some(self.current);
         }
-        let tick = if self.clocked {
-            self.ts_flush
-        } else {
-            self.current
-        };
         let mut deadline: Option<u32> = None;
         let mut consider = |t: u32| {
             if deadline.is_none_or(|d| seq::before(t, d)) {
                 deadline = Some(t);
             }
         };
-        if !self.acks.is_empty() {
-            consider(tick);
-        }
-        if let Some(t) = self.sent.earliest_deadline() {
+        if let Some(t) = self.eager_deadline() {
             consider(t);
         }
         if self.rmt_wnd == 0 && !self.queue.is_empty() {
-            consider(if self.probe_wait == 0 {
-                tick
-            } else {
-                self.ts_probe
-            });
+            consider(self.ts_probe);
         }
         deadline
     }
@@ -550,20 +567,31 @@ impl Kcp {
         if self.config.flush != FlushMode::Eager {
             return false;
         }
+        let now = self.current;
         let queued_and_room = !self.queue.is_empty() && self.sent.span() < self.send_window();
-        let timer_due = self
-            .sent
-            .earliest_deadline()
-            .is_some_and(|t| seq::at_or_after(self.current, t));
         let probe_due = self.rmt_wnd == 0
             && !self.queue.is_empty()
-            && (self.probe_wait == 0 || seq::at_or_after(self.current, self.ts_probe));
+            && (self.probe_wait == 0 || seq::at_or_after(now, self.ts_probe));
+        let acks_full = self.acks.len() >= self.config.mtu as usize / HEADER_LEN;
         queued_and_room
-            || timer_due
             || probe_due
-            || self.sent.has_fast()
+            || acks_full
             || self.tell_pending
-            || self.acks.len() >= self.config.mtu as usize / HEADER_LEN
+            || self.sent.has_fast()
+            || self
+                .eager_deadline()
+                .is_some_and(|t| seq::at_or_after(now, t))
+    }
+
+    /// The earliest of eager mode's timed work: a retransmission timeout, or the delayed
+    /// acknowledgement timer (an ack waits at most one interval for a datagram to ride on).
+    fn eager_deadline(&self) -> Option<u32> {
+        let acks =
+            (!self.acks.is_empty()).then(|| self.acks_since.wrapping_add(self.config.interval));
+        [acks, self.sent.earliest_deadline()]
+            .into_iter()
+            .flatten()
+            .min_by_key(|&t| t.wrapping_sub(self.current) as i32)
     }
 
     /// The effective send window: our window, the peer's, and the congestion window if on.
@@ -637,16 +665,16 @@ impl Kcp {
         }
 
         let window = self.send_window();
-        let (stream, mss, rto, now) = (self.config.stream, self.mss, self.rtt.rto(), self.current);
-        while !self.queue.is_empty()
-            && seq::before(self.sent.next(), self.sent.una().wrapping_add(window))
+        let (rto, now) = (self.rtt.rto(), self.current);
+        while seq::before(self.sent.next(), self.sent.una().wrapping_add(window))
             && self.sent.has_room()
         {
+            let Some((frg, data)) = self.queue.pop_segment() else {
+                break;
+            };
             let slot = self.sent.push();
-            // A non-empty queue always yields a segment.
-            let frg = self.queue.pop_segment(stream, mss, &mut slot.data);
-            debug_assert!(frg.is_some());
-            slot.frg = frg.unwrap_or(0);
+            slot.data = data;
+            slot.frg = frg;
             slot.ts = now;
             slot.resendts = now;
             slot.rto = rto;
@@ -827,7 +855,14 @@ impl Kcp {
         header.encode(out);
         let payload_len = slot.data.len();
         out[HEADER_LEN..HEADER_LEN + payload_len].copy_from_slice(&slot.data);
-        self.sent.arm_timer(sn, now);
+        // Interval mode matches the reference's timeouts exactly; eager mode may wake up to
+        // half an interval late, which keeps its timer queue a cheap FIFO.
+        let slack = if eager {
+            self.config.interval / 2 + rx_rto / 4
+        } else {
+            0
+        };
+        self.sent.arm_timer(sn, now, slack);
         if kind == Transmission::Timeout && self.fast_eligible(fastack, xmit) {
             // The reference resends it again on the next flush: it still has its duplicate acks.
             self.sent.relist_fast(sn);
@@ -841,6 +876,10 @@ impl Kcp {
     /// Ends a flush: drops the acks written, adjusts the congestion window.
     fn end_flush(&mut self) {
         self.acks.drain(..self.run.acks_written);
+        if !self.acks.is_empty() {
+            // Queued while this flush was under way: their delay starts now.
+            self.acks_since = self.current;
+        }
         self.run.acks_written = 0;
         self.run.active = false;
         if self.run.fast_sent {
@@ -870,8 +909,12 @@ impl Kcp {
         }
         self.config.mtu = mtu;
         self.mss = config.mss();
-        self.queue
-            .resize_messages(self.mss, u32::from(self.config.max_fragments));
+        self.queue.recut(
+            self.config.stream,
+            self.mss,
+            u32::from(self.config.max_fragments),
+            &mut self.buffers,
+        );
         Ok(())
     }
 

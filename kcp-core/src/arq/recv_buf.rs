@@ -7,9 +7,11 @@
 //! ```
 //!
 //! `ready` holds at most `window` segments and the out-of-order part spans at most `window`
-//! sequence numbers, so a ring of `2 * window` slots never collides. Slot buffers are kept
-//! after use: no allocation per segment once the ring has warmed up.
+//! sequence numbers, so a ring of `2 * window` slots never collides. Payloads live in buffers
+//! from a [`BufferPool`], returned as soon as they are read: the few buffers in use stay in
+//! cache, and nothing is allocated per segment once the pool has warmed up.
 
+use super::pool::BufferPool;
 use crate::seq;
 
 #[derive(Debug, Default)]
@@ -52,6 +54,7 @@ pub(crate) struct RecvBuffer {
     out_of_order: u32,
     /// Unread payload bytes in the ready queue.
     ready_bytes: usize,
+    pool: BufferPool,
 }
 
 impl RecvBuffer {
@@ -66,6 +69,7 @@ impl RecvBuffer {
             window: u32::from(window),
             out_of_order: 0,
             ready_bytes: 0,
+            pool: BufferPool::default(),
         }
     }
 
@@ -101,14 +105,15 @@ impl RecvBuffer {
         if seq::before(sn, self.next) {
             return Insert::Duplicate;
         }
-        let slot = self.slot(sn);
-        if slot.present {
+        if self.slot(sn).present {
             return Insert::Duplicate;
         }
+        let mut data = self.pool.take(payload.len());
+        data.extend_from_slice(payload);
+        let slot = self.slot(sn);
         slot.present = true;
         slot.frg = frg;
-        slot.data.clear();
-        slot.data.extend_from_slice(payload);
+        slot.data = data;
         self.out_of_order += 1;
         self.promote();
         Insert::Stored
@@ -165,15 +170,13 @@ impl RecvBuffer {
         }
         let mut written = 0;
         loop {
-            let head = self.head;
-            let slot = self.slot(head);
-            slot.present = false;
+            let slot = self.slot(self.head);
             let frg = slot.frg;
             let len = slot.data.len();
             out[written..written + len].copy_from_slice(&slot.data);
             written += len;
             self.ready_bytes -= len;
-            self.head = head.wrapping_add(1);
+            self.release_head();
             if frg == 0 {
                 break;
             }
@@ -214,7 +217,10 @@ impl RecvBuffer {
 
     fn release_head(&mut self) {
         let head = self.head;
-        self.slot(head).present = false;
+        let slot = self.slot(head);
+        slot.present = false;
+        let data = std::mem::take(&mut slot.data);
+        self.pool.give(data);
         self.head = head.wrapping_add(1);
         self.head_offset = 0;
     }

@@ -2,7 +2,7 @@
 //! indexed by sequence number, with the indexes that spare the state machine from walking the
 //! whole window:
 //!
-//! * a timer heap of retransmission deadlines (stale entries are skipped when they surface),
+//! * the retransmission deadlines ([`Timers`]; stale entries are skipped when they surface),
 //! * the *holes*: unacknowledged segments below the highest acknowledged one, the only
 //!   candidates for fast retransmission,
 //! * the list of segments whose duplicate-ack count reached the fast-resend threshold.
@@ -12,9 +12,10 @@
 //!   ....|== in flight ===|== new (xmit 0) ==|....
 //! ```
 
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::VecDeque;
 
+use super::pool::BufferPool;
+use super::timers::Timers;
 use crate::seq;
 
 /// One sequence-numbered segment.
@@ -39,9 +40,6 @@ pub(crate) struct Slot {
     pub(crate) data: Vec<u8>,
 }
 
-/// A retransmission deadline: `(deadline relative to the heap's epoch, sn, xmit)`.
-type Timer = Reverse<(u32, u32, u32)>;
-
 #[derive(Debug)]
 pub(crate) struct SendBuffer {
     slots: Vec<Slot>,
@@ -54,7 +52,7 @@ pub(crate) struct SendBuffer {
     next: u32,
     /// Unacknowledged segments (`nsnd_buf`).
     live: u32,
-    timers: BinaryHeap<Timer>,
+    timers: Timers,
     /// Deadlines are kept relative to this instant so the heap orders wrapping times.
     epoch: u32,
     holes: VecDeque<u32>,
@@ -73,7 +71,7 @@ impl SendBuffer {
             sent: 0,
             next: 0,
             live: 0,
-            timers: BinaryHeap::new(),
+            timers: Timers::default(),
             epoch: 0,
             holes: VecDeque::new(),
             hole_scan: 0,
@@ -159,13 +157,14 @@ impl SendBuffer {
         self.sent = self.sent.wrapping_add(1);
     }
 
-    /// Marks one segment acknowledged; returns whether it was live.
-    pub(crate) fn ack(&mut self, sn: u32) -> bool {
+    /// Marks one segment acknowledged, giving its buffer back; returns whether it was live.
+    pub(crate) fn ack(&mut self, sn: u32, pool: &mut BufferPool) -> bool {
         if !self.is_live(sn) {
             return false;
         }
         let slot = self.slot_mut(sn);
         slot.live = false;
+        pool.give(std::mem::take(&mut slot.data));
         self.live -= 1;
         if sn == self.una {
             self.advance_una();
@@ -174,12 +173,13 @@ impl SendBuffer {
     }
 
     /// Acknowledges everything below `una` (the cumulative ack of a segment header).
-    pub(crate) fn ack_below(&mut self, una: u32) {
+    pub(crate) fn ack_below(&mut self, una: u32, pool: &mut BufferPool) {
         while seq::before(self.una, una) && self.una != self.next {
             let sn = self.una;
             let slot = self.slot_mut(sn);
             if slot.live {
                 slot.live = false;
+                pool.give(std::mem::take(&mut slot.data));
                 self.live -= 1;
             }
             self.una = sn.wrapping_add(1);
@@ -269,7 +269,7 @@ impl SendBuffer {
             due.push(sn);
         }
         let now_key = self.key(now);
-        while let Some(&Reverse((key, sn, xmit))) = self.timers.peek() {
+        while let Some((key, sn, xmit)) = self.timers.peek() {
             if key > now_key {
                 break;
             }
@@ -300,14 +300,18 @@ impl SendBuffer {
         seq::diff(time, self.epoch).max(0) as u32
     }
 
-    /// Arms the retransmission timer of a segment just (re)transmitted.
-    pub(crate) fn arm_timer(&mut self, sn: u32, now: u32) {
+    /// Arms the retransmission timer of a segment just (re)transmitted; it may wake up to
+    /// `slack` ms late (see [`Timers::push`]).
+    pub(crate) fn arm_timer(&mut self, sn: u32, now: u32, slack: u32) {
         if self.timers.is_empty() || seq::diff(now, self.epoch) > (1 << 30) {
             self.rebuild_timers(now);
         }
         let slot = self.slot(sn);
-        let entry = Reverse((self.key(slot.resendts), sn, slot.xmit));
-        self.timers.push(entry);
+        self.timers.push(
+            (self.key(slot.resendts), sn, slot.xmit),
+            slot.xmit == 1,
+            slack,
+        );
         if self.timers.len() > 4 * self.slots.len() + 64 {
             self.rebuild_timers(now);
         }
@@ -316,21 +320,20 @@ impl SendBuffer {
     /// Rebuilds the heap from the live segments: bounds its size and moves the epoch forward.
     fn rebuild_timers(&mut self, now: u32) {
         self.epoch = now;
-        self.timers.clear();
-        let mut sn = self.una;
-        while sn != self.sent {
-            let slot = self.slot(sn);
-            if slot.live && slot.xmit > 0 {
-                self.timers
-                    .push(Reverse((self.key(slot.resendts), sn, slot.xmit)));
-            }
-            sn = sn.wrapping_add(1);
-        }
+        let (una, sent, mask, epoch) = (self.una, self.sent, self.mask, self.epoch);
+        let slots = &self.slots;
+        let live = (0..sent.wrapping_sub(una)).filter_map(|i| {
+            let sn = una.wrapping_add(i);
+            let slot = &slots[(sn & mask) as usize];
+            let key = seq::diff(slot.resendts, epoch).max(0) as u32;
+            (slot.live && slot.xmit > 0).then_some(((key, sn, slot.xmit), slot.xmit == 1))
+        });
+        self.timers.rebuild(live);
     }
 
     /// Drops stale timers from the top so [`SendBuffer::earliest_deadline`] is exact.
     pub(crate) fn prune_timers(&mut self) {
-        while let Some(&Reverse((_, sn, xmit))) = self.timers.peek() {
+        while let Some((_, sn, xmit)) = self.timers.peek() {
             if self.timer_is_current(sn, xmit) {
                 break;
             }
@@ -342,7 +345,7 @@ impl SendBuffer {
     pub(crate) fn earliest_deadline(&self) -> Option<u32> {
         self.timers
             .peek()
-            .map(|&Reverse((key, _, _))| self.epoch.wrapping_add(key))
+            .map(|(key, _, _)| self.epoch.wrapping_add(key))
     }
 }
 
@@ -360,27 +363,29 @@ mod tests {
 
     #[test]
     fn selective_and_cumulative_acks_move_una() {
+        let mut pool = BufferPool::default();
         let mut buf = buffer_with(5);
-        assert!(buf.ack(1));
-        assert!(!buf.ack(1));
+        assert!(buf.ack(1, &mut pool));
+        assert!(!buf.ack(1, &mut pool));
         assert_eq!(buf.una(), 0);
-        assert!(buf.ack(0));
+        assert!(buf.ack(0, &mut pool));
         assert_eq!(buf.una(), 2);
-        buf.ack_below(4);
+        buf.ack_below(4, &mut pool);
         assert_eq!((buf.una(), buf.live()), (4, 1));
         assert!(
-            !buf.ack(7),
+            !buf.ack(7, &mut pool),
             "unassigned sequence numbers are not acknowledged"
         );
     }
 
     #[test]
     fn holes_collect_fastacks_conservatively() {
+        let mut pool = BufferPool::default();
         let mut buf = buffer_with(4);
         for sn in 0..4 {
             buf.slot_mut(sn).ts = 100 + sn;
         }
-        buf.ack(2);
+        buf.ack(2, &mut pool);
         buf.note_acked_above(2);
         // An ack echoing ts 101 passes over sn 0 and 1, both sent at or before 101.
         buf.count_fastacks(2, 101, 1, 0);
@@ -396,16 +401,17 @@ mod tests {
 
     #[test]
     fn timers_fire_once_and_stale_ones_are_skipped() {
+        let mut pool = BufferPool::default();
         let mut buf = buffer_with(3);
         for (sn, deadline) in [(0, 50), (1, 30), (2, 40)] {
             buf.mark_sent();
             let slot = buf.slot_mut(sn);
             slot.xmit = 1;
             slot.resendts = deadline;
-            buf.arm_timer(sn, 0);
+            buf.arm_timer(sn, 0, 0);
         }
         assert_eq!(buf.earliest_deadline(), Some(30));
-        buf.ack(1);
+        buf.ack(1, &mut pool);
         buf.prune_timers();
         assert_eq!(buf.earliest_deadline(), Some(40));
         let mut due = Vec::new();
@@ -417,8 +423,9 @@ mod tests {
 
     #[test]
     fn resize_keeps_segments_in_flight() {
+        let mut pool = BufferPool::default();
         let mut buf = buffer_with(6);
-        buf.ack_below(3);
+        buf.ack_below(3, &mut pool);
         buf.resize(64);
         assert!(buf.is_live(5));
         assert_eq!(buf.slot(4).data, b"x");

@@ -1,30 +1,25 @@
-//! Data the application has handed over but that has no sequence number yet.
-//!
-//! The bytes sit in one ring (no allocation per send once it has grown); message mode keeps
-//! the boundaries beside them. Segments are cut when they move into the send buffer.
+//! Data the application has handed over but that has no sequence number yet, already cut into
+//! segments. Each segment owns a buffer drawn from the [`BufferPool`]; moving it into the send
+//! buffer moves the buffer, not the bytes, and acknowledged buffers go back to the pool, so
+//! steady-state sending copies each byte once on the way in and allocates nothing.
 
 use std::collections::VecDeque;
 
-/// A message waiting in the queue, possibly partly cut into segments already.
-#[derive(Clone, Copy, Debug)]
-struct QueuedMessage {
-    /// Bytes of the message not yet cut.
-    remaining: u32,
-    /// Size of each fragment but the last, fixed when the message was queued.
-    fragment_size: u32,
-    /// Fragments not yet cut; the next one carries `frg = fragments_left - 1`.
-    fragments_left: u32,
-    /// Whether a fragment was cut already: its fragment numbering is then fixed.
-    started: bool,
+use super::pool::BufferPool;
+
+/// A segment waiting for a sequence number.
+#[derive(Debug)]
+struct Queued {
+    frg: u8,
+    /// First fragment of its message (message mode): the message has not started moving.
+    first: bool,
+    data: Vec<u8>,
 }
 
 /// The send queue of one state machine.
 #[derive(Debug, Default)]
 pub(crate) struct SendQueue {
-    bytes: VecDeque<u8>,
-    messages: VecDeque<QueuedMessage>,
-    /// Segments the queued messages will become (message mode only).
-    message_segments: u32,
+    segments: VecDeque<Queued>,
 }
 
 /// Why a send was refused.
@@ -35,27 +30,43 @@ pub(crate) enum QueueRefusal {
 }
 
 impl SendQueue {
-    /// Segments the queue holds at this segment size (`nsnd_que`).
-    pub(crate) fn segments(&self, stream: bool, mss: u32) -> u32 {
-        if stream {
-            (self.bytes.len() as u64).div_ceil(u64::from(mss.max(1))) as u32
-        } else {
-            self.message_segments
-        }
+    /// Segments waiting (`nsnd_que`).
+    pub(crate) fn segments(&self) -> u32 {
+        self.segments.len() as u32
     }
 
     pub(crate) fn is_empty(&self) -> bool {
-        self.bytes.is_empty() && self.messages.is_empty()
+        self.segments.is_empty()
     }
 
-    /// Queues stream bytes, as many as fit under `limit` segments; returns how many were taken.
-    pub(crate) fn push_stream(&mut self, data: &[u8], mss: u32, limit: u32) -> usize {
-        let capacity = (u64::from(limit) * u64::from(mss)).saturating_sub(self.bytes.len() as u64);
-        let take = data
-            .len()
-            .min(usize::try_from(capacity).unwrap_or(usize::MAX));
-        self.bytes.extend(&data[..take]);
-        take
+    /// Queues stream bytes: tops up the last segment to `mss`, then cuts new ones while fewer
+    /// than `limit` are queued. Returns how many bytes were taken.
+    pub(crate) fn push_stream(
+        &mut self,
+        mut data: &[u8],
+        mss: u32,
+        limit: u32,
+        pool: &mut BufferPool,
+    ) -> usize {
+        let mss = mss as usize;
+        let offered = data.len();
+        if let Some(last) = self.segments.back_mut() {
+            let take = mss.saturating_sub(last.data.len()).min(data.len());
+            last.data.extend_from_slice(&data[..take]);
+            data = &data[take..];
+        }
+        while !data.is_empty() && self.segments.len() < limit as usize {
+            let take = mss.min(data.len());
+            let mut buf = pool.take(mss);
+            buf.extend_from_slice(&data[..take]);
+            self.segments.push_back(Queued {
+                frg: 0,
+                first: true,
+                data: buf,
+            });
+            data = &data[take..];
+        }
+        offered - data.len()
     }
 
     /// Queues one whole message, cut into `mss`-sized fragments, or refuses it.
@@ -65,6 +76,7 @@ impl SendQueue {
         mss: u32,
         max_fragments: u32,
         limit: u32,
+        pool: &mut BufferPool,
     ) -> Result<(), QueueRefusal> {
         let fragments = (data.len() as u64).div_ceil(u64::from(mss)).max(1);
         if fragments > u64::from(max_fragments) {
@@ -72,60 +84,72 @@ impl SendQueue {
                 u32::try_from(fragments).unwrap_or(u32::MAX),
             ));
         }
-        let fragments = fragments as u32;
-        if u64::from(self.message_segments) + u64::from(fragments) > u64::from(limit) {
+        if self.segments.len() as u64 + fragments > u64::from(limit) {
             return Err(QueueRefusal::Full);
         }
-        self.bytes.extend(data);
-        self.messages.push_back(QueuedMessage {
-            remaining: data.len() as u32,
-            fragment_size: mss,
-            fragments_left: fragments,
-            started: false,
-        });
-        self.message_segments += fragments;
+        self.push_fragments(data, mss, fragments as u32, pool);
         Ok(())
     }
 
-    /// Cuts the next segment into `out` (cleared first) and returns its `frg`, or `None` when
-    /// the queue is empty.
-    pub(crate) fn pop_segment(&mut self, stream: bool, mss: u32, out: &mut Vec<u8>) -> Option<u8> {
-        let (len, frg) = if stream {
-            if self.bytes.is_empty() {
-                return None;
-            }
-            (self.bytes.len().min(mss as usize), 0)
-        } else {
-            let head = self.messages.front_mut()?;
-            let len = head.remaining.min(head.fragment_size);
-            head.remaining -= len;
-            head.fragments_left -= 1;
-            head.started = true;
-            // A message has at most 255 fragments (push_message checked), so frg fits a byte.
-            let frg = head.fragments_left as u8;
-            if head.fragments_left == 0 {
-                self.messages.pop_front();
-            }
-            self.message_segments -= 1;
-            (len as usize, frg)
-        };
-        out.clear();
-        out.extend(self.bytes.drain(..len));
-        Some(frg)
+    fn push_fragments(&mut self, data: &[u8], mss: u32, fragments: u32, pool: &mut BufferPool) {
+        let mut chunks = data.chunks(mss as usize);
+        for i in 0..fragments {
+            let mut buf = pool.take(mss as usize);
+            buf.extend_from_slice(chunks.next().unwrap_or_default());
+            self.segments.push_back(Queued {
+                // At most 255 fragments (max_fragments is a u8), so this fits.
+                frg: (fragments - 1 - i) as u8,
+                first: i == 0,
+                data: buf,
+            });
+        }
     }
 
-    /// Re-cuts messages not started yet to a new segment size, where the fragment limit allows.
-    pub(crate) fn resize_messages(&mut self, mss: u32, max_fragments: u32) {
-        let mut total = 0;
-        for message in self.messages.iter_mut() {
-            let fragments = message.remaining.div_ceil(mss).max(1);
-            if !message.started && fragments <= max_fragments {
-                message.fragment_size = mss;
-                message.fragments_left = fragments;
+    /// Takes the next segment: its `frg` and its buffer.
+    pub(crate) fn pop_segment(&mut self) -> Option<(u8, Vec<u8>)> {
+        let queued = self.segments.pop_front()?;
+        Some((queued.frg, queued.data))
+    }
+
+    /// Re-cuts queued data to a new segment size: all of it in stream mode; in message mode
+    /// every message not started yet, where the fragment limit allows.
+    pub(crate) fn recut(
+        &mut self,
+        stream: bool,
+        mss: u32,
+        max_fragments: u32,
+        pool: &mut BufferPool,
+    ) {
+        let old: Vec<Queued> = self.segments.drain(..).collect();
+        let mut message = Vec::new();
+        let mut intact = false;
+        for queued in old {
+            if stream {
+                self.push_stream(&queued.data, mss, u32::MAX, pool);
+                pool.give(queued.data);
+                continue;
             }
-            total += message.fragments_left;
+            if queued.first {
+                message.clear();
+                intact = true;
+            }
+            if !intact {
+                // The tail of a message already under way keeps its cut.
+                self.segments.push_back(queued);
+                continue;
+            }
+            message.extend_from_slice(&queued.data);
+            let last = queued.frg == 0;
+            pool.give(queued.data);
+            if last {
+                let fragments = (message.len() as u64).div_ceil(u64::from(mss)).max(1);
+                let fragments = fragments.min(u64::from(max_fragments)) as u32;
+                let size = (message.len() as u32).div_ceil(fragments).max(mss);
+                let message = std::mem::take(&mut message);
+                self.push_fragments(&message, size, fragments, pool);
+                intact = false;
+            }
         }
-        self.message_segments = total;
     }
 }
 
@@ -133,68 +157,89 @@ impl SendQueue {
 mod tests {
     use super::*;
 
+    fn drain(queue: &mut SendQueue) -> Vec<(u8, usize)> {
+        std::iter::from_fn(|| queue.pop_segment().map(|(frg, d)| (frg, d.len()))).collect()
+    }
+
     #[test]
     fn message_fragments_count_down_to_zero() {
-        let mut queue = SendQueue::default();
-        queue.push_message(&[7u8; 250], 100, 127, 100).unwrap();
-        assert_eq!(queue.segments(false, 100), 3);
-        let mut out = Vec::new();
-        let cut: Vec<(u8, usize)> = std::iter::from_fn(|| {
-            queue
-                .pop_segment(false, 100, &mut out)
-                .map(|frg| (frg, out.len()))
-        })
-        .collect();
-        assert_eq!(cut, [(2, 100), (1, 100), (0, 50)]);
+        let (mut queue, mut pool) = (SendQueue::default(), BufferPool::default());
+        queue
+            .push_message(&[7u8; 250], 100, 127, 100, &mut pool)
+            .unwrap();
+        assert_eq!(queue.segments(), 3);
+        assert_eq!(drain(&mut queue), [(2, 100), (1, 100), (0, 50)]);
         assert!(queue.is_empty());
     }
 
     #[test]
     fn an_empty_message_is_one_empty_segment() {
-        let mut queue = SendQueue::default();
-        queue.push_message(&[], 100, 127, 100).unwrap();
-        let mut out = vec![1];
-        assert_eq!(queue.pop_segment(false, 100, &mut out), Some(0));
-        assert!(out.is_empty());
-        assert_eq!(queue.pop_segment(false, 100, &mut out), None);
+        let (mut queue, mut pool) = (SendQueue::default(), BufferPool::default());
+        queue.push_message(&[], 100, 127, 100, &mut pool).unwrap();
+        assert_eq!(drain(&mut queue), [(0, 0)]);
     }
 
     #[test]
     fn stream_bytes_coalesce_into_full_segments() {
-        let mut queue = SendQueue::default();
-        assert_eq!(queue.push_stream(&[1; 30], 100, 10), 30);
-        assert_eq!(queue.push_stream(&[2; 150], 100, 10), 150);
-        assert_eq!(queue.segments(true, 100), 2);
-        let mut out = Vec::new();
-        assert_eq!(queue.pop_segment(true, 100, &mut out), Some(0));
-        assert_eq!(out.len(), 100);
-        assert_eq!(&out[28..32], &[1, 1, 2, 2]);
+        let (mut queue, mut pool) = (SendQueue::default(), BufferPool::default());
+        assert_eq!(queue.push_stream(&[1; 30], 100, 10, &mut pool), 30);
+        assert_eq!(queue.push_stream(&[2; 150], 100, 10, &mut pool), 150);
+        assert_eq!(queue.segments(), 2);
+        let (_, first) = queue.pop_segment().unwrap();
+        assert_eq!(first.len(), 100);
+        assert_eq!(&first[28..32], &[1, 1, 2, 2]);
     }
 
     #[test]
     fn limits_refuse_or_truncate() {
-        let mut queue = SendQueue::default();
+        let (mut queue, mut pool) = (SendQueue::default(), BufferPool::default());
         assert_eq!(
-            queue.push_message(&[0; 1000], 10, 50, 1000),
+            queue.push_message(&[0; 1000], 10, 50, 1000, &mut pool),
             Err(QueueRefusal::TooManyFragments(100))
         );
         assert_eq!(
-            queue.push_message(&[0; 30], 10, 50, 2),
+            queue.push_message(&[0; 30], 10, 50, 2, &mut pool),
             Err(QueueRefusal::Full)
         );
         assert!(queue.is_empty());
-        assert_eq!(queue.push_stream(&[0; 50], 10, 2), 20);
+        assert_eq!(queue.push_stream(&[0; 50], 10, 2, &mut pool), 20);
     }
 
     #[test]
-    fn resizing_recuts_unstarted_messages_only() {
-        let mut queue = SendQueue::default();
-        queue.push_message(&[0; 300], 100, 127, 100).unwrap();
-        queue.push_message(&[0; 300], 100, 127, 100).unwrap();
-        let mut out = Vec::new();
-        queue.pop_segment(false, 100, &mut out);
-        queue.resize_messages(50, 127);
+    fn recut_changes_unstarted_messages_only() {
+        let (mut queue, mut pool) = (SendQueue::default(), BufferPool::default());
+        queue
+            .push_message(&[1; 300], 100, 127, 100, &mut pool)
+            .unwrap();
+        queue
+            .push_message(&[2; 300], 100, 127, 100, &mut pool)
+            .unwrap();
+        queue.pop_segment();
+        queue.recut(false, 50, 127, &mut pool);
         // The started message keeps its 2 remaining 100-byte fragments; the other becomes 6.
-        assert_eq!(queue.segments(false, 50), 8);
+        assert_eq!(
+            drain(&mut queue),
+            [
+                (1, 100),
+                (0, 100),
+                (5, 50),
+                (4, 50),
+                (3, 50),
+                (2, 50),
+                (1, 50),
+                (0, 50)
+            ]
+        );
+    }
+
+    #[test]
+    fn recut_in_stream_mode_repacks_every_byte() {
+        let (mut queue, mut pool) = (SendQueue::default(), BufferPool::default());
+        queue.push_stream(&[3; 250], 100, 10, &mut pool);
+        queue.recut(true, 60, 127, &mut pool);
+        assert_eq!(
+            drain(&mut queue),
+            [(0, 60), (0, 60), (0, 60), (0, 60), (0, 10)]
+        );
     }
 }
