@@ -40,6 +40,9 @@ unsafe extern "C" fn output(
 pub struct CKcp {
     kcp: *mut sys::IKCPCB,
     outbox: Box<Outbox>,
+    /// The latest clock a simulator passed in, so an un-started peer can ask for its first
+    /// update.
+    seen: u32,
 }
 
 impl CKcp {
@@ -53,7 +56,11 @@ impl CKcp {
         assert!(!kcp.is_null(), "ikcp_create failed");
         // SAFETY: `kcp` is a live control block.
         unsafe { sys::ikcp_setoutput(kcp, output) };
-        CKcp { kcp, outbox }
+        CKcp {
+            kcp,
+            outbox,
+            seen: 0,
+        }
     }
 
     fn cb(&mut self) -> &mut sys::IKCPCB {
@@ -194,7 +201,8 @@ impl Endpoint for CKcp {
         self.update(now);
     }
 
-    fn poll_transmit(&mut self, _now: u32, buf: &mut [u8]) -> Option<usize> {
+    fn poll_transmit(&mut self, now: u32, buf: &mut [u8]) -> Option<usize> {
+        self.seen = now;
         let datagram = self.pop_output()?;
         let len = datagram.len();
         buf[..len].copy_from_slice(&datagram);
@@ -205,6 +213,10 @@ impl Endpoint for CKcp {
     fn poll_timeout(&self) -> Option<u32> {
         // `ikcp_check` answers "now" as soon as a segment's resend time passes, but
         // `ikcp_update` only flushes on its interval tick: wait for the tick instead of spinning.
+        // SAFETY: live control block.
+        if unsafe { (*self.kcp).updated } == 0 {
+            return Some(self.seen);
+        }
         let now = self.current();
         let check = self.check(now);
         // SAFETY: live control block.
