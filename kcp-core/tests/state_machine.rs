@@ -1,0 +1,330 @@
+//! Behaviour of one state machine that the property tests do not pin down: errors of the
+//! application verbs, dead-link detection, MTU and window changes, fragmentation, timers.
+
+use kcp_core::sim::{LinkConfig, Sim};
+use kcp_core::wire::{Command, Segments};
+use kcp_core::{Config, FlushMode, Kcp, RecvError, SendError};
+
+fn pair(config: &Config) -> (Kcp, Kcp) {
+    (Kcp::new(9, config).unwrap(), Kcp::new(9, config).unwrap())
+}
+
+/// Moves datagrams between the two until both are quiet, at `now`.
+fn exchange(a: &mut Kcp, b: &mut Kcp, now: u32) {
+    let mut buf = vec![0u8; 65_536];
+    for _ in 0..1000 {
+        let mut moved = false;
+        while let Some(n) = a.poll_transmit(now, &mut buf) {
+            b.handle_datagram(now, &buf[..n]).unwrap();
+            moved = true;
+        }
+        while let Some(n) = b.poll_transmit(now, &mut buf) {
+            a.handle_datagram(now, &buf[..n]).unwrap();
+            moved = true;
+        }
+        if !moved {
+            return;
+        }
+    }
+    panic!("the peers never went quiet");
+}
+
+/// Exchanges and follows both deadlines until neither has anything left to do.
+fn settle(a: &mut Kcp, b: &mut Kcp, mut now: u32) {
+    for _ in 0..10_000 {
+        exchange(a, b, now);
+        let next = [a.poll_timeout(), b.poll_timeout()]
+            .into_iter()
+            .flatten()
+            .min();
+        let Some(next) = next else {
+            return;
+        };
+        now = next.max(now);
+        a.handle_timeout(now);
+        b.handle_timeout(now);
+    }
+    panic!("the peers never settled");
+}
+
+#[test]
+fn invalid_configuration_is_refused_with_the_reason() {
+    let config = Config {
+        mtu: 10,
+        ..Config::default()
+    };
+    assert_eq!(
+        Kcp::new(1, &config).unwrap_err().to_string(),
+        "mtu 10 is outside 50..=65507 bytes"
+    );
+}
+
+#[test]
+fn messages_too_large_or_a_full_queue_are_refused() {
+    let config = Config {
+        send_queue_limit: 4,
+        ..Config::fast3()
+    };
+    let mut kcp = Kcp::new(1, &config).unwrap();
+    let mss = kcp.mss() as usize;
+    assert_eq!(
+        kcp.send(&vec![0; 128 * mss]),
+        Err(SendError::MessageTooLarge {
+            fragments: 128,
+            max: 127
+        })
+    );
+    assert_eq!(kcp.send(&vec![0; 3 * mss]), Ok(3 * mss));
+    assert_eq!(kcp.send(&vec![0; 2 * mss]), Err(SendError::QueueFull));
+    assert_eq!(kcp.wait_send(), 3);
+}
+
+#[test]
+fn stream_sends_take_what_fits() {
+    let config = Config {
+        send_queue_limit: 2,
+        stream: true,
+        ..Config::fast3()
+    };
+    let mut kcp = Kcp::new(1, &config).unwrap();
+    let mss = kcp.mss() as usize;
+    assert_eq!(kcp.send(&vec![0; 5 * mss]), Ok(2 * mss));
+    assert_eq!(kcp.send(b"x"), Err(SendError::QueueFull));
+    assert_eq!(kcp.send(b""), Ok(0));
+}
+
+#[test]
+fn a_message_is_delivered_whole_or_not_at_all() {
+    let (mut a, mut b) = pair(&Config::fast3());
+    let message: Vec<u8> = (0..5000u32).map(|i| i as u8).collect();
+    a.send(&message).unwrap();
+    exchange(&mut a, &mut b, 0);
+    assert_eq!(b.peek_size(), Some(5000));
+    let mut small = [0u8; 100];
+    assert_eq!(
+        b.recv(&mut small),
+        Err(RecvError::BufferTooSmall { needed: 5000 })
+    );
+    let mut out = vec![0u8; 5000];
+    assert_eq!(b.recv(&mut out), Ok(5000));
+    assert_eq!(out, message);
+    assert_eq!(b.recv(&mut out), Err(RecvError::Empty));
+}
+
+#[test]
+fn a_path_that_never_answers_marks_the_link_dead() {
+    let config = Config {
+        dead_link: 5,
+        ..Config::fast3()
+    };
+    let mut kcp = Kcp::new(1, &config).unwrap();
+    kcp.send(b"into the void").unwrap();
+    let mut buf = [0u8; 1400];
+    let mut now = 0;
+    let mut transmissions = 0;
+    while !kcp.is_dead() {
+        while kcp.poll_transmit(now, &mut buf).is_some() {
+            transmissions += 1;
+        }
+        let deadline = kcp
+            .poll_timeout()
+            .expect("unacknowledged data needs a timer");
+        assert!(
+            deadline.wrapping_sub(now) as i32 > 0,
+            "the timer must move forward"
+        );
+        now = deadline;
+        kcp.handle_timeout(now);
+        assert!(
+            transmissions <= 5,
+            "dead after exactly dead_link transmissions"
+        );
+    }
+    assert_eq!(transmissions, 5);
+    assert_eq!(kcp.stats().timeout_retransmits, 4);
+}
+
+#[test]
+fn timeouts_back_off_as_the_reference_does() {
+    // nodelay 0: each timeout at least doubles the segment's RTO (200, 400, 800 ms ...).
+    let config = Config {
+        flush: FlushMode::Eager,
+        ..Config::default()
+    };
+    let mut kcp = Kcp::new(1, &config).unwrap();
+    kcp.send(b"x").unwrap();
+    let mut buf = [0u8; 1400];
+    let mut sent_at = Vec::new();
+    let mut now = 0u32;
+    while sent_at.len() < 4 {
+        if kcp.poll_transmit(now, &mut buf).is_some() {
+            sent_at.push(now);
+        }
+        now = kcp.poll_timeout().unwrap();
+        kcp.handle_timeout(now);
+    }
+    let gaps: Vec<u32> = sent_at.windows(2).map(|w| w[1] - w[0]).collect();
+    // The first wait includes the reference's extra RTO/8 for nodelay 0.
+    assert_eq!(gaps, [225, 400, 800]);
+}
+
+#[test]
+fn lowering_the_mtu_recuts_queued_data_and_bounds_later_datagrams() {
+    let config = Config {
+        stream: true,
+        ..Config::fast3()
+    };
+    let (mut a, mut b) = pair(&config);
+    let data: Vec<u8> = (0..60_000u32).map(|i| (i * 7) as u8).collect();
+    a.send(&data).unwrap();
+    let mut buf = vec![0u8; 1400];
+    // The first flush moves a window of old-size segments into flight.
+    let first = a.poll_transmit(0, &mut buf).unwrap();
+    assert_eq!(first, 1400);
+    b.handle_datagram(0, &buf[..first]).unwrap();
+    a.set_mtu(500).unwrap();
+    assert_eq!(
+        a.max_datagram_size(),
+        1400,
+        "old segments may still need 1400 bytes"
+    );
+    let mut largest_new = 0;
+    let mut now = 0;
+    let mut received = Vec::new();
+    let mut out = vec![0u8; 65_536];
+    while received.len() < data.len() {
+        now += 10;
+        a.handle_timeout(now);
+        b.handle_timeout(now);
+        while let Some(n) = a.poll_transmit(now, &mut buf) {
+            for segment in Segments::new(&buf[..n]).flatten() {
+                if segment.header.cmd == Command::Push && segment.header.sn >= 32 {
+                    largest_new = largest_new.max(n);
+                }
+            }
+            b.handle_datagram(now, &buf[..n]).unwrap();
+        }
+        while let Some(n) = b.poll_transmit(now, &mut buf) {
+            a.handle_datagram(now, &buf[..n]).unwrap();
+        }
+        while let Ok(n) = b.recv(&mut out) {
+            received.extend_from_slice(&out[..n]);
+        }
+        assert!(now < 60_000);
+    }
+    assert_eq!(received, data);
+    assert!(
+        largest_new > 0 && largest_new <= 500,
+        "segments cut after the change fit 500 bytes"
+    );
+    settle(&mut a, &mut b, now);
+    assert_eq!(
+        a.max_datagram_size(),
+        500,
+        "once the old segments are acknowledged"
+    );
+}
+
+#[test]
+fn a_larger_send_window_keeps_segments_in_flight() {
+    let config = Config {
+        send_window: 4,
+        congestion_control: false,
+        ..Config::fast3()
+    };
+    let (mut a, mut b) = pair(&config);
+    for i in 0..20u8 {
+        a.send(&[i; 100]).unwrap();
+    }
+    let mut buf = vec![0u8; 1400];
+    let mut pushes = 0;
+    while let Some(n) = a.poll_transmit(0, &mut buf) {
+        pushes += Segments::new(&buf[..n])
+            .flatten()
+            .filter(|s| s.header.cmd == Command::Push)
+            .count();
+    }
+    assert_eq!(pushes, 4, "the window limits what leaves");
+    a.set_send_window(16).unwrap();
+    settle(&mut a, &mut b, 1);
+    let mut out = [0u8; 100];
+    for i in 0..20u8 {
+        assert_eq!(b.recv(&mut out), Ok(100));
+        assert_eq!(out[0], i);
+    }
+    assert_eq!(a.set_send_window(0), Err(kcp_core::ConfigError::SendWindow));
+}
+
+#[test]
+fn interval_mode_answers_the_next_tick_and_eager_mode_sleeps_when_idle() {
+    let interval = Config {
+        flush: FlushMode::Interval,
+        ..Config::fast3()
+    };
+    let mut kcp = Kcp::new(1, &interval).unwrap();
+    kcp.handle_timeout(1000);
+    assert_eq!(kcp.poll_timeout(), Some(1010));
+    let mut eager = Kcp::new(1, &Config::fast3()).unwrap();
+    eager.handle_timeout(1000);
+    assert_eq!(eager.poll_timeout(), None);
+    eager.send(b"x").unwrap();
+    assert_eq!(eager.poll_timeout(), Some(1000));
+}
+
+#[test]
+fn acknowledgements_wait_at_most_one_interval_in_eager_mode() {
+    let (mut a, mut b) = pair(&Config::fast3());
+    a.send(b"ping").unwrap();
+    let mut buf = vec![0u8; 1400];
+    let n = a.poll_transmit(100, &mut buf).unwrap();
+    b.handle_datagram(100, &buf[..n]).unwrap();
+    assert_eq!(
+        b.poll_transmit(100, &mut buf),
+        None,
+        "the ack waits for company"
+    );
+    assert_eq!(b.poll_timeout(), Some(110));
+    b.send(b"pong").unwrap();
+    let n = b.poll_transmit(105, &mut buf).unwrap();
+    let cmds: Vec<Command> = Segments::new(&buf[..n])
+        .flatten()
+        .map(|s| s.header.cmd)
+        .collect();
+    assert_eq!(
+        cmds,
+        [Command::Ack, Command::Push],
+        "the ack rides on the data"
+    );
+}
+
+#[test]
+fn a_transfer_across_the_clock_wrap_completes() {
+    let link = LinkConfig::lossy(0.05, 5, 15);
+    let mut sim = Sim::new(3, link.clone(), link).with_origin(u32::MAX - 100);
+    let config = Config {
+        mtu: 100,
+        stream: true,
+        send_window: 256,
+        recv_window: 256,
+        ..Config::fast3()
+    };
+    let (mut a, mut b) = pair(&config);
+    let data: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+    let (mut sent, mut received) = (0, Vec::new());
+    let mut out = vec![0u8; 65_536];
+    while received.len() < data.len() {
+        if sent < data.len() {
+            sent += a.send(&data[sent..]).unwrap_or(0);
+        }
+        sim.step(&mut a, &mut b, 10);
+        while let Ok(n) = b.recv(&mut out) {
+            received.extend_from_slice(&out[..n]);
+        }
+    }
+    assert_eq!(received, data);
+    assert!(
+        sim.clock() > 100,
+        "the clock wrapped past zero ({} ms)",
+        sim.clock()
+    );
+}
