@@ -63,6 +63,10 @@ enum Op {
         side: Side,
         window: u8,
     },
+    SetRecvWindow {
+        side: Side,
+        window: u8,
+    },
     Flush {
         side: Side,
     },
@@ -226,6 +230,13 @@ fuzz_target!(|scenario: Scenario| {
                     .0
                     .kcp
                     .set_send_window(u16::from(window));
+            }
+            Op::SetRecvWindow { side, window } => {
+                let _ = side
+                    .split(&mut peers)
+                    .0
+                    .kcp
+                    .set_recv_window(u16::from(window));
             }
             Op::Flush { side } => side.split(&mut peers).0.kcp.flush(),
         }

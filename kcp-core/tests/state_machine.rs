@@ -328,3 +328,44 @@ fn a_transfer_across_the_clock_wrap_completes() {
         sim.clock()
     );
 }
+
+#[test]
+fn the_receive_window_can_shrink_and_grow_mid_transfer() {
+    let config = Config {
+        stream: true,
+        send_window: 128,
+        recv_window: 128,
+        ..Config::fast3()
+    };
+    let (mut a, mut b) = pair(&config);
+    let data: Vec<u8> = (0..300_000u32).map(|i| (i % 253) as u8).collect();
+    let (mut sent, mut received) = (0, Vec::new());
+    let (mut buf, mut out) = (vec![0u8; 1400], vec![0u8; 4096]);
+    let mut now = 0;
+    while received.len() < data.len() {
+        now += 5;
+        assert!(now < 600_000, "stalled at {} bytes", received.len());
+        if sent < data.len() {
+            sent += a.send(&data[sent..]).unwrap_or(0);
+        }
+        match now {
+            100 => b.set_recv_window(4).unwrap(),
+            400 => b.set_recv_window(512).unwrap(),
+            _ => {}
+        }
+        a.handle_timeout(now);
+        b.handle_timeout(now);
+        while let Some(n) = a.poll_transmit(now, &mut buf) {
+            b.handle_datagram(now, &buf[..n]).unwrap();
+        }
+        while let Some(n) = b.poll_transmit(now, &mut buf) {
+            a.handle_datagram(now, &buf[..n]).unwrap();
+        }
+        // A slow reader: at most 4 KiB per step.
+        if let Ok(n) = b.recv(&mut out) {
+            received.extend_from_slice(&out[..n]);
+        }
+    }
+    assert_eq!(received, data);
+    assert_eq!(b.stats().dropped_outside_window, 0);
+}

@@ -390,6 +390,19 @@ impl Kcp {
         Ok(())
     }
 
+    /// Changes the receive window (`ikcp_wndsize`). Segments already received are kept, even
+    /// past the end of a smaller window: they were acknowledged.
+    pub fn set_recv_window(&mut self, window: u16) -> Result<(), ConfigError> {
+        let config = Config {
+            recv_window: window,
+            ..self.config.clone()
+        };
+        config.validate()?;
+        self.config.recv_window = window;
+        self.received.resize(window);
+        Ok(())
+    }
+
     // ----- observation ------------------------------------------------------------------
 
     /// The conversation id.

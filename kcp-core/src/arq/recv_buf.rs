@@ -54,6 +54,8 @@ pub(crate) struct RecvBuffer {
     out_of_order: u32,
     /// Unread payload bytes in the ready queue.
     ready_bytes: usize,
+    /// One past the highest sequence number stored: no slot at or beyond it holds data.
+    horizon: u32,
     pool: BufferPool,
 }
 
@@ -69,8 +71,28 @@ impl RecvBuffer {
             window: u32::from(window),
             out_of_order: 0,
             ready_bytes: 0,
+            horizon: 0,
             pool: BufferPool::default(),
         }
+    }
+
+    /// Changes the window. Segments already buffered stay (they were acknowledged), even past
+    /// a smaller window's end; the ring grows to cover whatever span they need.
+    pub(crate) fn resize(&mut self, window: u16) {
+        let span = self.horizon.wrapping_sub(self.head);
+        let size = (2 * u32::from(window)).max(span).next_power_of_two();
+        if size as usize != self.slots.len() {
+            let mut slots: Vec<Slot> = (0..size).map(|_| Slot::default()).collect();
+            for i in 0..span {
+                let sn = self.head.wrapping_add(i);
+                slots[(sn & (size - 1)) as usize] =
+                    std::mem::take(&mut self.slots[(sn & self.mask) as usize]);
+            }
+            self.slots = slots;
+            self.mask = size - 1;
+        }
+        self.window = u32::from(window);
+        self.promote();
     }
 
     fn slot(&mut self, sn: u32) -> &mut Slot {
@@ -114,6 +136,9 @@ impl RecvBuffer {
         slot.present = true;
         slot.frg = frg;
         slot.data = data;
+        if seq::at_or_after(sn, self.horizon) {
+            self.horizon = sn.wrapping_add(1);
+        }
         self.out_of_order += 1;
         self.promote();
         Insert::Stored
@@ -300,10 +325,28 @@ mod tests {
     }
 
     #[test]
+    fn resizing_keeps_buffered_segments() {
+        let mut buf = RecvBuffer::new(4);
+        for sn in [1, 2, 3] {
+            buf.insert(sn, 0, &[sn as u8]);
+        }
+        buf.resize(1);
+        // sn 2 and 3 lie past the new window's end but were acknowledged: they must survive,
+        // while a new copy of them is now outside the window.
+        assert_eq!(buf.insert(2, 0, b"x"), Insert::OutsideWindow);
+        assert_eq!(buf.insert(0, 0, &[0]), Insert::Stored);
+        buf.resize(64);
+        let mut out = [0u8; 4];
+        assert_eq!(buf.read_stream(&mut out), Ok(4));
+        assert_eq!(out, [0, 1, 2, 3]);
+    }
+
+    #[test]
     fn sequence_numbers_wrap() {
         let mut buf = RecvBuffer::new(4);
         buf.next = u32::MAX - 1;
         buf.head = u32::MAX - 1;
+        buf.horizon = u32::MAX - 1;
         for sn in [u32::MAX, 0, u32::MAX - 1] {
             assert_eq!(buf.insert(sn, 0, b"z"), Insert::Stored);
         }
