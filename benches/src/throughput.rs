@@ -1,7 +1,12 @@
 //! Bulk transfer between two endpoints in memory, for both implementations: window 1024,
 //! MTU 1400 (MSS 1376), `nodelay(1, 10, 2, 1)`, message mode, one MSS-sized message per send,
-//! a virtual clock advancing 1 ms per round and `update` every round. What is measured is the
-//! CPU cost of moving the data: wall-clock time to deliver every byte, in order, checked.
+//! a virtual clock advancing 1 ms per round and `update` every round. The sender keeps at most
+//! one window of segments waiting (kcp-go's `Write` gating). What is measured is the CPU cost
+//! of moving the data: wall-clock time to deliver every byte, in order, checked.
+//!
+//! The run is memory-bound: a time profile of ours at 5 % loss spends about two thirds of its
+//! time in the four payload copies (application to segment, segment to datagram, datagram to
+//! receive buffer, receive buffer to application), the rest in protocol logic.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -166,7 +171,7 @@ pub fn transfer<P: BulkPeer>(
         sender.handle_timeout(clock);
         receiver.handle_timeout(clock);
         loop {
-            while queued < total && sender.waiting() < 2 * usize::from(WINDOW) {
+            while queued < total && sender.waiting() < usize::from(WINDOW) {
                 message[..8].copy_from_slice(&queued.to_le_bytes());
                 assert!(sender.send_message(&message), "sender refused a message");
                 queued += 1;
