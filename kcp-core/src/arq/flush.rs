@@ -33,6 +33,7 @@ pub(super) struct FlushRun {
     fast_sent: bool,
     timed_out: bool,
 }
+
 impl Kcp {
     /// Writes the next datagram into `buf` and returns its length, or `None` when nothing is
     /// due. Call it until it returns `None` after every other verb.
