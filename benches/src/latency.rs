@@ -75,6 +75,8 @@ pub struct Outcome {
     pub rtts: Vec<u32>,
     /// Datagrams the client sent.
     pub tx: u64,
+    /// Bytes the client sent.
+    pub tx_bytes: u64,
 }
 
 const ECHOES: usize = 1000;
@@ -195,5 +197,6 @@ fn echo(mut client: impl Peer, mut server: impl Peer, seed: u64) -> Outcome {
         transmit(&mut server, &mut down, clock, now, &mut buf);
     }
     outcome.tx = up.stats().sent;
+    outcome.tx_bytes = up.stats().sent_bytes;
     outcome
 }

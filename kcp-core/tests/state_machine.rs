@@ -369,3 +369,73 @@ fn the_receive_window_can_shrink_and_grow_mid_transfer() {
     assert_eq!(received, data);
     assert_eq!(b.stats().dropped_outside_window, 0);
 }
+
+/// Two peers with an RTT estimate of about 40 ms; `a` then loses one message on the way.
+fn pair_with_a_lost_message(config: &Config) -> (Kcp, Kcp, u32) {
+    let (mut a, mut b) = pair(config);
+    let mut buf = vec![0u8; 1400];
+    let mut now = 0;
+    for _ in 0..5 {
+        a.send(b"warm-up").unwrap();
+        let n = a.poll_transmit(now, &mut buf).unwrap();
+        now += 20;
+        b.handle_datagram(now, &buf[..n]).unwrap();
+        b.flush();
+        let n = b.poll_transmit(now, &mut buf).unwrap();
+        now += 20;
+        a.handle_datagram(now, &buf[..n]).unwrap();
+    }
+    a.send(b"lost").unwrap();
+    assert!(
+        a.poll_transmit(now, &mut buf).is_some(),
+        "sent, and dropped on the way"
+    );
+    (a, b, now)
+}
+
+#[test]
+fn an_overdue_segment_rides_in_the_next_datagrams_spare_room() {
+    let (mut a, mut b, sent_at) = pair_with_a_lost_message(&Config::fast3());
+    let srtt = a.srtt();
+    assert!(srtt > 0 && srtt < a.rto());
+    let mut buf = vec![0u8; 1400];
+    // Before one smoothed RTT has passed, a new message leaves alone.
+    a.send(b"early").unwrap();
+    let n = a.poll_transmit(sent_at + srtt / 2, &mut buf).unwrap();
+    let sns: Vec<u32> = Segments::new(&buf[..n])
+        .flatten()
+        .map(|s| s.header.sn)
+        .collect();
+    assert_eq!(sns, [6]);
+    // After it, the next datagram carries the overdue one too, long before its RTO.
+    a.send(b"late").unwrap();
+    let now = sent_at + srtt;
+    let n = a.poll_transmit(now, &mut buf).unwrap();
+    let sns: Vec<u32> = Segments::new(&buf[..n])
+        .flatten()
+        .map(|s| s.header.sn)
+        .collect();
+    assert_eq!(sns, [7, 5]);
+    assert_eq!(a.stats().spare_room_retransmits, 1);
+    b.handle_datagram(now, &buf[..n]).unwrap();
+    let mut out = [0u8; 16];
+    for _ in 0..5 {
+        b.recv(&mut out).unwrap();
+    }
+    assert_eq!(b.recv(&mut out), Ok(4));
+    assert_eq!(&out[..4], b"lost");
+}
+
+#[test]
+fn spare_room_resends_can_be_turned_off() {
+    let config = Config {
+        resend_in_spare_room: false,
+        ..Config::fast3()
+    };
+    let (mut a, _b, sent_at) = pair_with_a_lost_message(&config);
+    let mut buf = vec![0u8; 1400];
+    a.send(b"late").unwrap();
+    let n = a.poll_transmit(sent_at + a.srtt(), &mut buf).unwrap();
+    assert_eq!(Segments::new(&buf[..n]).count(), 1);
+    assert_eq!(a.stats().spare_room_retransmits, 0);
+}

@@ -1,5 +1,5 @@
 //! Prints one JSON line per (implementation, mode) of the reference latency experiment, over
-//! several seeds: mean RTT, 99th percentile, worst RTT and datagrams the client sent (mean per run), then the
+//! several seeds: mean RTT, 99th percentile, worst RTT, and the datagrams and bytes the client sent (mean per run), then the
 //! ratios of ours to C. `cargo run --release -p kcp-benches --bin latency-vs-c [SEEDS]`.
 
 use kcp_benches::latency::{run, Implementation, MODES};
@@ -28,20 +28,22 @@ fn main() {
             let avg = rtts.iter().map(|&r| f64::from(r)).sum::<f64>() / rtts.len() as f64;
             let max = rtts.iter().copied().max().unwrap_or(0);
             let tx = outcomes.iter().map(|o| o.tx).sum::<u64>() as f64 / seeds as f64;
+            let tx_bytes = outcomes.iter().map(|o| o.tx_bytes).sum::<u64>() as f64 / seeds as f64;
             println!(
-                "{{\"impl\":\"{}\",\"mode\":\"{}\",\"seeds\":{seeds},\"avg_rtt\":{avg:.1},\"p99_rtt\":{p99},\"max_rtt\":{max},\"tx\":{tx:.1}}}",
+                "{{\"impl\":\"{}\",\"mode\":\"{}\",\"seeds\":{seeds},\"avg_rtt\":{avg:.1},\"p99_rtt\":{p99},\"max_rtt\":{max},\"tx\":{tx:.1},\"tx_bytes\":{tx_bytes:.0}}}",
                 implementation.name(),
                 mode.name
             );
-            rows.push((avg, max, tx));
+            rows.push((avg, max, tx, tx_bytes));
         }
         let (c, ours) = (rows[0], rows[1]);
         println!(
-            "{{\"compare\":\"kcp-core/c\",\"mode\":\"{}\",\"avg_rtt_ratio\":{:.3},\"max_rtt_ratio\":{:.3},\"tx_ratio\":{:.3}}}",
+            "{{\"compare\":\"kcp-core/c\",\"mode\":\"{}\",\"avg_rtt_ratio\":{:.3},\"max_rtt_ratio\":{:.3},\"tx_ratio\":{:.3},\"tx_bytes_ratio\":{:.3}}}",
             mode.name,
             ours.0 / c.0,
             f64::from(ours.1) / f64::from(c.1),
-            ours.2 / c.2
+            ours.2 / c.2,
+            ours.3 / c.3
         );
     }
 }

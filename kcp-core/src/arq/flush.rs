@@ -16,6 +16,9 @@ pub(super) enum Transmission {
     Fast,
 }
 
+/// Unacknowledged segments, from the oldest, looked at for a datagram's spare room.
+const SPARE_ROOM_SCAN: u32 = 32;
+
 /// The progress of one flush, which may span several [`Kcp::poll_transmit`] calls.
 #[derive(Debug, Default)]
 pub(super) struct FlushRun {
@@ -203,8 +206,50 @@ impl Kcp {
             len += self.transmit(sn, Transmission::New, &control, &mut buf[len..]);
         }
 
+        if self.config.flush == FlushMode::Eager
+            && self.config.resend_in_spare_room
+            && len > 0
+            && len < mtu
+        {
+            len += self.fill_spare_room(&control, &mut buf[len..mtu]);
+        }
         self.end_flush();
         len
+    }
+
+    /// Fills the room left in a datagram that is leaving anyway with segments overdue for an
+    /// acknowledgement (unacknowledged for longer than the smoothed RTT), oldest first. Such a
+    /// resend costs bytes, never a datagram, and recovers a loss up to an RTO early. It counts
+    /// as a transmission for timing only: the segment's timer restarts with the current RTO
+    /// (no backoff, no congestion response, no dead-link count), so a segment rides at most
+    /// once per smoothed RTT and its later timeout or fast retransmit is not duplicated.
+    fn fill_spare_room(&mut self, control: &Header, out: &mut [u8]) -> usize {
+        let srtt = self.rtt.srtt();
+        if srtt == 0 {
+            return 0;
+        }
+        let overdue = srtt.max(self.config.interval) as i32;
+        let now = self.current;
+        let mut written = 0;
+        let mut sn = self.sent.una();
+        for _ in 0..SPARE_ROOM_SCAN {
+            if sn == self.sent.sent() {
+                break;
+            }
+            if self.sent.is_live(sn) {
+                let slot = self.sent.slot_mut(sn);
+                let need = HEADER_LEN + slot.data.len();
+                if seq::diff(now, slot.ts) >= overdue && written + need <= out.len() {
+                    slot.ts = now;
+                    slot.resendts = now.wrapping_add(slot.rto);
+                    self.sent.arm_timer(sn, now, false, 0);
+                    self.stats.spare_room_retransmits += 1;
+                    written += self.write_segment(sn, control, &mut out[written..]);
+                }
+            }
+            sn = sn.wrapping_add(1);
+        }
+        written
     }
 
     /// What a due-list segment gets now, if anything (the reference's order: timeout first).
@@ -275,17 +320,7 @@ impl Kcp {
         }
         slot.ts = now;
         let (xmit, fastack) = (slot.xmit, slot.fastack);
-        let header = Header {
-            cmd: Command::Push,
-            frg: slot.frg,
-            ts: now,
-            sn,
-            len: slot.data.len() as u32,
-            ..*control
-        };
-        header.encode(out);
-        let payload_len = slot.data.len();
-        out[HEADER_LEN..HEADER_LEN + payload_len].copy_from_slice(&slot.data);
+        let written = self.write_segment(sn, control, out);
         // Interval mode matches the reference's timeouts exactly; eager mode may wake up to
         // half an interval late, which keeps its timer queue a cheap FIFO.
         let slack = if eager {
@@ -293,7 +328,8 @@ impl Kcp {
         } else {
             0
         };
-        self.sent.arm_timer(sn, now, slack);
+        self.sent
+            .arm_timer(sn, now, kind == Transmission::New, slack);
         if kind == Transmission::Timeout && self.fast_eligible(fastack, xmit) {
             // The reference resends it again on the next flush: it still has its duplicate acks.
             self.sent.relist_fast(sn);
@@ -301,7 +337,25 @@ impl Kcp {
         if xmit >= self.config.dead_link {
             self.dead = true;
         }
-        HEADER_LEN + payload_len
+        written
+    }
+
+    /// Writes a segment as it goes out now: stamped with the current clock and the control
+    /// fields (window, una) of this flush.
+    fn write_segment(&self, sn: u32, control: &Header, out: &mut [u8]) -> usize {
+        let slot = self.sent.slot(sn);
+        let len = slot.data.len();
+        Header {
+            cmd: Command::Push,
+            frg: slot.frg,
+            ts: self.current,
+            sn,
+            len: len as u32,
+            ..*control
+        }
+        .encode(out);
+        out[HEADER_LEN..HEADER_LEN + len].copy_from_slice(&slot.data);
+        HEADER_LEN + len
     }
 
     /// Ends a flush: drops the acks written, adjusts the congestion window.

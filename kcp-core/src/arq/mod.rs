@@ -38,7 +38,8 @@
 //! With [`FlushMode::Interval`] the machine reproduces the reference C code's decisions call for
 //! call (the test suite checks every header field against it). [`FlushMode::Eager`] (the
 //! default) keeps the same protocol but sends data, fast retransmissions and timeouts the moment
-//! they are ready instead of on the next tick. Either way the window is never rescanned per
+//! they are ready instead of on the next tick, and lets a datagram with room to spare carry
+//! segments overdue for an acknowledgement ([`Config::resend_in_spare_room`]). Either way the window is never rescanned per
 //! acknowledgement: segments live in rings indexed by sequence number, timeouts in a heap, and
 //! fast-retransmit candidates in a list of holes.
 
@@ -262,7 +263,8 @@ impl Kcp {
     /// Asks for everything pending (acknowledgements included) to go out on the next
     /// [`Kcp::poll_transmit`], without waiting for the tick (`ikcp_flush`).
     pub fn flush(&mut self) {
-        if self.clocked {
+        // The reference ignores a flush before its first update; eager mode has no such state.
+        if self.clocked || self.config.flush == FlushMode::Eager {
             self.flush_requested = true;
         }
     }

@@ -269,12 +269,12 @@ impl SendBuffer {
             due.push(sn);
         }
         let now_key = self.key(now);
-        while let Some((key, sn, xmit)) = self.timers.peek() {
+        while let Some((key, sn, resendts)) = self.timers.peek() {
             if key > now_key {
                 break;
             }
             self.timers.pop();
-            if self.timer_is_current(sn, xmit) {
+            if self.timer_is_current(sn, resendts) {
                 due.push(sn);
             }
         }
@@ -291,8 +291,10 @@ impl SendBuffer {
         }
     }
 
-    fn timer_is_current(&self, sn: u32, xmit: u32) -> bool {
-        self.is_live(sn) && self.slot(sn).xmit == xmit
+    /// A timer is current while its segment is unacknowledged and still due at the time the
+    /// timer was armed for (every (re)transmission moves the resend time).
+    fn timer_is_current(&self, sn: u32, resendts: u32) -> bool {
+        self.is_live(sn) && self.slot(sn).resendts == resendts
     }
 
     fn key(&self, time: u32) -> u32 {
@@ -300,18 +302,15 @@ impl SendBuffer {
         seq::diff(time, self.epoch).max(0) as u32
     }
 
-    /// Arms the retransmission timer of a segment just (re)transmitted; it may wake up to
-    /// `slack` ms late (see [`Timers::push`]).
-    pub(crate) fn arm_timer(&mut self, sn: u32, now: u32, slack: u32) {
+    /// Arms the retransmission timer of a segment just (re)transmitted; a first transmission
+    /// may wake up to `slack` ms late (see [`Timers::push`]).
+    pub(crate) fn arm_timer(&mut self, sn: u32, now: u32, first: bool, slack: u32) {
         if self.timers.is_empty() || seq::diff(now, self.epoch) > (1 << 30) {
             self.rebuild_timers(now);
         }
         let slot = self.slot(sn);
-        self.timers.push(
-            (self.key(slot.resendts), sn, slot.xmit),
-            slot.xmit == 1,
-            slack,
-        );
+        self.timers
+            .push((self.key(slot.resendts), sn, slot.resendts), first, slack);
         if self.timers.len() > 4 * self.slots.len() + 64 {
             self.rebuild_timers(now);
         }
@@ -326,15 +325,15 @@ impl SendBuffer {
             let sn = una.wrapping_add(i);
             let slot = &slots[(sn & mask) as usize];
             let key = seq::diff(slot.resendts, epoch).max(0) as u32;
-            (slot.live && slot.xmit > 0).then_some(((key, sn, slot.xmit), slot.xmit == 1))
+            (slot.live && slot.xmit > 0).then_some(((key, sn, slot.resendts), slot.xmit == 1))
         });
         self.timers.rebuild(live);
     }
 
     /// Drops stale timers from the top so [`SendBuffer::earliest_deadline`] is exact.
     pub(crate) fn prune_timers(&mut self) {
-        while let Some((_, sn, xmit)) = self.timers.peek() {
-            if self.timer_is_current(sn, xmit) {
+        while let Some((_, sn, resendts)) = self.timers.peek() {
+            if self.timer_is_current(sn, resendts) {
                 break;
             }
             self.timers.pop();
@@ -408,7 +407,7 @@ mod tests {
             let slot = buf.slot_mut(sn);
             slot.xmit = 1;
             slot.resendts = deadline;
-            buf.arm_timer(sn, 0, 0);
+            buf.arm_timer(sn, 0, true, 0);
         }
         assert_eq!(buf.earliest_deadline(), Some(30));
         buf.ack(1, &mut pool);

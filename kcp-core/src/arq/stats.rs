@@ -20,6 +20,8 @@ pub struct Stats {
     pub timeout_retransmits: u64,
     /// Data segments retransmitted after duplicate acknowledgements (`FastRetransSegs`).
     pub fast_retransmits: u64,
+    /// Overdue segments resent in the spare room of a datagram leaving anyway (eager mode).
+    pub spare_room_retransmits: u64,
     /// Acknowledgements sent.
     pub acks_out: u64,
     /// Window probes (WASK) sent.

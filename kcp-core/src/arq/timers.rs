@@ -12,8 +12,8 @@
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 
-/// `(deadline key, sn, xmit)`: the key orders; `sn` and `xmit` identify the transmission so
-/// stale entries (acknowledged or retransmitted since) can be recognised.
+/// `(deadline key, sn, resend time)`: the key orders; `sn` and the exact resend time identify
+/// the transmission, so stale entries (acknowledged or retransmitted since) can be recognised.
 pub(crate) type Timer = (u32, u32, u32);
 
 #[derive(Debug, Default)]

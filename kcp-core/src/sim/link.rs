@@ -53,6 +53,8 @@ impl LinkConfig {
 pub struct LinkStats {
     /// Datagrams offered to the link.
     pub sent: u64,
+    /// Bytes offered to the link.
+    pub sent_bytes: u64,
     /// Datagrams handed to the receiver (copies included).
     pub delivered: u64,
     /// Lost at random.
@@ -96,6 +98,7 @@ impl Link {
     /// Offers a datagram at time `now` (milliseconds).
     pub fn send(&mut self, now: u64, datagram: &[u8]) {
         self.stats.sent += 1;
+        self.stats.sent_bytes += datagram.len() as u64;
         if self
             .config
             .blackholes
