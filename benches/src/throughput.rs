@@ -14,6 +14,8 @@ use std::time::{Duration, Instant};
 use kcp_core::sim::Rng;
 use kcp_core::{Config, Kcp};
 
+use kcp_core::sim::Endpoint;
+
 use crate::peer::Peer;
 use crate::reference::CKcp;
 
@@ -25,9 +27,10 @@ pub const MTU: u32 = 1400;
 pub const MSS: usize = MTU as usize - 24;
 
 /// One direction of the in-memory path: a queue with random loss and recycled buffers, so the
-/// comparison measures the protocols rather than the allocator.
+/// comparison measures the protocols rather than the allocator. A datagram is a buffer and the
+/// length used in it, so a recycled buffer never needs clearing or resizing.
 pub struct Pipe {
-    queue: VecDeque<Vec<u8>>,
+    queue: VecDeque<(Vec<u8>, usize)>,
     spare: Vec<Vec<u8>>,
     rng: Rng,
     loss: f64,
@@ -46,13 +49,14 @@ impl Pipe {
         }
     }
 
-    /// Offers a datagram; the pipe keeps or drops it (and recycles the buffer).
-    fn offer(&mut self, datagram: Vec<u8>) {
+    /// Offers the first `len` bytes of `buf`; the pipe keeps or drops them (and recycles the
+    /// buffer).
+    fn offer(&mut self, buf: Vec<u8>, len: usize) {
         self.sent += 1;
         if self.rng.chance(self.loss) {
-            self.spare.push(datagram);
+            self.spare.push(buf);
         } else {
-            self.queue.push_back(datagram);
+            self.queue.push_back((buf, len));
         }
     }
 
@@ -61,38 +65,144 @@ impl Pipe {
     }
 }
 
-/// A peer that can put its datagrams straight into a [`Pipe`] without an extra copy.
-pub trait BulkPeer: Peer {
+/// A peer in the bulk run: moves its datagrams straight into a [`Pipe`], and sends and
+/// receives MSS-sized messages numbered in their first 8 bytes.
+pub trait BulkPeer: Endpoint {
     /// Moves every datagram ready into `pipe`; returns how many.
     fn emit(&mut self, now: u32, pipe: &mut Pipe) -> usize;
+    /// Queues message `index`; `template` is an MSS-sized message to copy from. False when
+    /// the peer refuses it.
+    fn send_numbered(&mut self, index: u64, template: &mut [u8]) -> bool;
+    /// The index of the next message received, if any (`scratch` holds at least an MSS).
+    fn recv_numbered(&mut self, scratch: &mut [u8]) -> Option<u64>;
+    /// Segments queued or unacknowledged.
+    fn backlog(&self) -> usize;
 }
 
-impl BulkPeer for Kcp {
-    fn emit(&mut self, now: u32, pipe: &mut Pipe) -> usize {
-        let mut count = 0;
-        loop {
-            let mut buf = pipe.spare_buffer();
-            buf.resize(self.max_datagram_size(), 0);
-            match self.poll_transmit(now, &mut buf) {
-                Some(len) => {
-                    buf.truncate(len);
-                    pipe.offer(buf);
-                    count += 1;
-                }
-                None => {
-                    pipe.spare.push(buf);
-                    return count;
-                }
+/// The index in a received message's first 8 bytes, after checking its size.
+fn index_of(message: &[u8]) -> u64 {
+    assert_eq!(message.len(), MSS, "message size");
+    u64::from_le_bytes(message[..8].try_into().unwrap_or_default())
+}
+
+/// Sends through a copying `send`, as the C API does.
+fn send_copied(peer: &mut impl Peer, index: u64, template: &mut [u8]) -> bool {
+    template[..8].copy_from_slice(&index.to_le_bytes());
+    peer.send_message(template)
+}
+
+/// Receives through a copying `recv`, as the C API does.
+fn recv_copied(peer: &mut impl Peer, scratch: &mut [u8]) -> Option<u64> {
+    let n = peer.recv_message(scratch)?;
+    Some(index_of(&scratch[..n]))
+}
+
+/// Moves every datagram our peer has ready into the pipe's recycled buffers.
+fn emit_ours(kcp: &mut Kcp, now: u32, pipe: &mut Pipe) -> usize {
+    let mut count = 0;
+    loop {
+        let mut buf = pipe.spare_buffer();
+        if buf.len() < kcp.max_datagram_size() {
+            buf.resize(kcp.max_datagram_size(), 0);
+        }
+        match kcp.poll_transmit(now, &mut buf) {
+            Some(len) => {
+                pipe.offer(buf, len);
+                count += 1;
+            }
+            None => {
+                pipe.spare.push(buf);
+                return count;
             }
         }
     }
 }
 
+impl BulkPeer for Kcp {
+    fn emit(&mut self, now: u32, pipe: &mut Pipe) -> usize {
+        emit_ours(self, now, pipe)
+    }
+
+    fn send_numbered(&mut self, index: u64, template: &mut [u8]) -> bool {
+        send_copied(self, index, template)
+    }
+
+    fn recv_numbered(&mut self, scratch: &mut [u8]) -> Option<u64> {
+        recv_copied(self, scratch)
+    }
+
+    fn backlog(&self) -> usize {
+        self.wait_send() as usize
+    }
+}
+
+/// Our peer driven through its owned-buffer verbs ([`Kcp::take_buffer`],
+/// [`Kcp::send_buffer`], [`Kcp::recv_buffer`]): the application writes each message straight
+/// into a segment buffer and reads it where it arrived.
+pub struct OwnedBuffers(pub Kcp);
+
+impl Endpoint for OwnedBuffers {
+    fn handle_datagram(&mut self, now: u32, datagram: &[u8]) {
+        self.0
+            .handle_datagram(now, datagram)
+            .expect("bulk datagrams are valid");
+    }
+
+    fn handle_timeout(&mut self, now: u32) {
+        self.0.handle_timeout(now);
+    }
+
+    fn poll_transmit(&mut self, now: u32, buf: &mut [u8]) -> Option<usize> {
+        self.0.poll_transmit(now, buf)
+    }
+
+    fn poll_timeout(&self) -> Option<u32> {
+        self.0.poll_timeout()
+    }
+}
+
+impl BulkPeer for OwnedBuffers {
+    fn emit(&mut self, now: u32, pipe: &mut Pipe) -> usize {
+        emit_ours(&mut self.0, now, pipe)
+    }
+
+    fn send_numbered(&mut self, index: u64, _template: &mut [u8]) -> bool {
+        let mut buf = self.0.take_buffer();
+        buf.extend_from_slice(&index.to_le_bytes());
+        buf.resize(MSS, 0);
+        self.0.send_buffer(buf).is_ok()
+    }
+
+    fn recv_numbered(&mut self, _scratch: &mut [u8]) -> Option<u64> {
+        let buf = self.0.recv_buffer().ok()?;
+        let index = index_of(&buf);
+        self.0.recycle_buffer(buf);
+        Some(index)
+    }
+
+    fn backlog(&self) -> usize {
+        self.0.wait_send() as usize
+    }
+}
+
 impl BulkPeer for CKcp {
+    fn send_numbered(&mut self, index: u64, template: &mut [u8]) -> bool {
+        send_copied(self, index, template)
+    }
+
+    fn recv_numbered(&mut self, scratch: &mut [u8]) -> Option<u64> {
+        recv_copied(self, scratch)
+    }
+
+    fn backlog(&self) -> usize {
+        self.waiting()
+    }
+
     fn emit(&mut self, _now: u32, pipe: &mut Pipe) -> usize {
         let mut count = 0;
         while let Some(datagram) = self.pop_output() {
-            pipe.offer(datagram);
+            let len = datagram.len();
+            pipe.offer(datagram, len);
             if let Some(buf) = pipe.spare.pop() {
                 self.recycle(buf);
             }
@@ -134,6 +244,11 @@ pub fn our_peer() -> Kcp {
     Kcp::new(0x0b0b, &config).expect("bulk configuration is valid")
 }
 
+/// Our peer for the bulk run, driven through its owned-buffer verbs.
+pub fn our_owned_peer() -> OwnedBuffers {
+    OwnedBuffers(our_peer())
+}
+
 /// The reference peer for the bulk run.
 pub fn c_peer() -> CKcp {
     let mut kcp = CKcp::new(0x0b0b);
@@ -171,26 +286,24 @@ pub fn transfer<P: BulkPeer>(
         sender.handle_timeout(clock);
         receiver.handle_timeout(clock);
         loop {
-            while queued < total && sender.waiting() < usize::from(WINDOW) {
-                message[..8].copy_from_slice(&queued.to_le_bytes());
-                assert!(sender.send_message(&message), "sender refused a message");
+            while queued < total && sender.backlog() < usize::from(WINDOW) {
+                assert!(
+                    sender.send_numbered(queued, &mut message),
+                    "sender refused a message"
+                );
                 queued += 1;
             }
             let moved = sender.emit(clock, &mut forward) + receiver.emit(clock, &mut backward);
-            while let Some(d) = forward.queue.pop_front() {
-                receiver.handle_datagram(clock, &d);
+            while let Some((d, len)) = forward.queue.pop_front() {
+                receiver.handle_datagram(clock, &d[..len]);
                 forward.spare.push(d);
             }
-            while let Some(d) = backward.queue.pop_front() {
-                sender.handle_datagram(clock, &d);
+            while let Some((d, len)) = backward.queue.pop_front() {
+                sender.handle_datagram(clock, &d[..len]);
                 backward.spare.push(d);
             }
-            while let Some(n) = receiver.recv_message(&mut buf) {
-                let index = u64::from_le_bytes(buf[..8].try_into().unwrap_or_default());
-                assert!(
-                    n == MSS && index == delivered,
-                    "segment {delivered} arrived as {index}"
-                );
+            while let Some(index) = receiver.recv_numbered(&mut buf) {
+                assert_eq!(index, delivered, "segments out of order");
                 delivered += 1;
             }
             if moved == 0 {

@@ -439,3 +439,72 @@ fn spare_room_resends_can_be_turned_off() {
     assert_eq!(Segments::new(&buf[..n]).count(), 1);
     assert_eq!(a.stats().spare_room_retransmits, 0);
 }
+
+#[test]
+fn owned_buffers_round_trip_without_losing_a_byte() {
+    for stream in [false, true] {
+        let config = Config {
+            stream,
+            send_queue_limit: 8,
+            ..Config::fast3()
+        };
+        let (mut a, mut b) = pair(&config);
+        let mss = a.mss() as usize;
+        // A one-segment message, a three-segment one, and an empty one.
+        let messages: Vec<Vec<u8>> = [mss, 3 * mss - 5, 0]
+            .iter()
+            .enumerate()
+            .map(|(i, &len)| (0..len).map(|j| (i * 31 + j) as u8).collect())
+            .collect();
+        for message in &messages {
+            let mut buf = a.take_buffer();
+            assert!(buf.is_empty() && buf.capacity() >= mss);
+            buf.extend_from_slice(message);
+            assert_eq!(a.send_buffer(buf), Ok(message.len()));
+        }
+        settle(&mut a, &mut b, 0);
+        let mut received = Vec::new();
+        while let Ok(buf) = b.recv_buffer() {
+            received.push(buf.clone());
+            b.recycle_buffer(buf);
+        }
+        if stream {
+            assert_eq!(received.concat(), messages.concat());
+        } else {
+            assert_eq!(received, messages);
+        }
+        assert_eq!(b.recv_buffer(), Err(RecvError::Empty));
+    }
+}
+
+#[test]
+fn a_refused_owned_buffer_comes_back_untouched() {
+    let config = Config {
+        send_queue_limit: 1,
+        ..Config::fast3()
+    };
+    let mut kcp = Kcp::new(1, &config).unwrap();
+    let mut first = kcp.take_buffer();
+    first.extend_from_slice(b"fits");
+    assert_eq!(kcp.send_buffer(first), Ok(4));
+    let mut second = kcp.take_buffer();
+    second.extend_from_slice(b"does not fit");
+    let (error, back) = kcp.send_buffer(second).unwrap_err();
+    assert_eq!(error, SendError::QueueFull);
+    assert_eq!(back, b"does not fit");
+}
+
+#[test]
+fn stream_recv_buffer_hands_over_the_unread_rest_of_a_segment() {
+    let config = Config {
+        stream: true,
+        ..Config::fast3()
+    };
+    let (mut a, mut b) = pair(&config);
+    a.send(b"hello, world").unwrap();
+    settle(&mut a, &mut b, 0);
+    let mut first = [0u8; 5];
+    assert_eq!(b.recv(&mut first), Ok(5));
+    assert_eq!(b.recv_buffer().unwrap(), b", world");
+    assert_eq!(b.recv_buffer(), Err(RecvError::Empty));
+}

@@ -24,6 +24,7 @@ impl Kcp {
         self.validate_datagram(datagram)?;
 
         let prev_una = self.sent.una();
+        let prev_live = self.sent.live();
         let mut latest_ack: Option<(u32, u32)> = None;
         let mut walk = Segments::new(datagram);
         for segment in walk.by_ref().flatten() {
@@ -70,7 +71,10 @@ impl Kcp {
         if seq::diff(self.sent.una(), prev_una) > 0 {
             self.congestion.on_progress(self.mss, self.rmt_wnd);
         }
-        self.sent.prune_timers();
+        if self.sent.live() != prev_live {
+            // Acknowledged segments leave stale timers: keep the earliest deadline exact.
+            self.sent.prune_timers();
+        }
         Ok(())
     }
 
@@ -140,7 +144,11 @@ impl Kcp {
             }
             self.acks.push((h.sn, h.ts));
         }
-        if self.received.insert(h.sn, h.frg, payload) == Insert::Duplicate {
+        if self
+            .received
+            .insert(h.sn, h.frg, payload, &mut self.buffers)
+            == Insert::Duplicate
+        {
             self.stats.duplicate_segments += 1;
         }
     }

@@ -165,10 +165,7 @@ impl Kcp {
     /// queue fills up.
     pub fn send(&mut self, data: &[u8]) -> Result<usize, SendError> {
         let limit = self.config.send_queue_limit;
-        if self.wait_send() == 0 {
-            // Everything cut for a former, larger MTU is gone.
-            self.shrunk_from = None;
-        }
+        self.forget_old_mtu_when_idle();
         if self.config.stream {
             let taken = self
                 .queue
@@ -196,21 +193,87 @@ impl Kcp {
     /// Message mode: the next whole message, or [`RecvError::BufferTooSmall`] without consuming
     /// it. Stream mode: as many bytes as fit.
     pub fn recv(&mut self, buf: &mut [u8]) -> Result<usize, RecvError> {
+        let stream = self.config.stream;
+        self.reading(|received, pool| {
+            if stream {
+                received.read_stream(buf, pool)
+            } else {
+                received.read_message(buf, pool)
+            }
+        })
+    }
+
+    /// Runs a read of the ready queue and, if it reopened a window the peer saw closed, asks
+    /// for a window tell ("fast recover").
+    fn reading<T>(
+        &mut self,
+        read: impl FnOnce(&mut RecvBuffer, &mut BufferPool) -> Result<T, ReadRefusal>,
+    ) -> Result<T, RecvError> {
         let window = u32::from(self.config.recv_window);
         let was_full = self.received.ready() >= window;
-        let result = if self.config.stream {
-            self.received.read_stream(buf)
-        } else {
-            self.received.read_message(buf)
-        };
+        let result = read(&mut self.received, &mut self.buffers);
         if was_full && self.received.ready() < window {
-            // The peer saw a zero window: tell it the window reopened.
             self.tell_pending = true;
         }
         result.map_err(|refusal| match refusal {
             ReadRefusal::Empty => RecvError::Empty,
             ReadRefusal::BufferTooSmall(needed) => RecvError::BufferTooSmall { needed },
         })
+    }
+
+    // ----- application side without copies ----------------------------------------------
+
+    /// An empty buffer with room for at least one segment, from the machine's pool: fill it
+    /// and hand it to [`Kcp::send_buffer`], which then queues it without copying.
+    pub fn take_buffer(&mut self) -> Vec<u8> {
+        self.buffers.take(self.mss as usize)
+    }
+
+    /// [`Kcp::send`] for an owned buffer, all of it or nothing. In message mode a message of
+    /// at most one segment ([`Kcp::mss`] bytes) is queued as it is, without a copy; anything
+    /// else is copied as `send` would and the buffer goes back to the pool. On refusal the
+    /// buffer comes back with the error, untouched.
+    pub fn send_buffer(&mut self, buf: Vec<u8>) -> Result<usize, (SendError, Vec<u8>)> {
+        let limit = self.config.send_queue_limit;
+        let len = buf.len();
+        if self.config.stream && len > self.queue.stream_room(self.mss, limit) {
+            return Err((SendError::QueueFull, buf));
+        }
+        if self.config.stream || len > self.mss as usize {
+            return match self.send(&buf) {
+                Ok(n) => {
+                    self.buffers.give(buf);
+                    Ok(n)
+                }
+                Err(e) => Err((e, buf)),
+            };
+        }
+        if self.queue.segments() >= limit {
+            return Err((SendError::QueueFull, buf));
+        }
+        self.forget_old_mtu_when_idle();
+        self.queue.push_whole(buf);
+        Ok(len)
+    }
+
+    /// Once nothing cut for a former, larger MTU waits, datagrams fit the current one again.
+    fn forget_old_mtu_when_idle(&mut self) {
+        if self.wait_send() == 0 {
+            self.shrunk_from = None;
+        }
+    }
+
+    /// [`Kcp::recv`] into an owned buffer: the next message (message mode) or the next
+    /// segment's bytes (stream mode). A single-segment message is handed over without a copy.
+    /// Give the buffer back with [`Kcp::recycle_buffer`] when done, or keep it.
+    pub fn recv_buffer(&mut self) -> Result<Vec<u8>, RecvError> {
+        let stream = self.config.stream;
+        self.reading(|received, pool| received.take_next(stream, pool))
+    }
+
+    /// Returns a buffer to the machine's pool, for later segments.
+    pub fn recycle_buffer(&mut self, buf: Vec<u8>) {
+        self.buffers.give(buf);
     }
 
     /// Size of what [`Kcp::recv`] would return: the next whole message, or in stream mode every

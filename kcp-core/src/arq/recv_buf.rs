@@ -8,8 +8,9 @@
 //!
 //! `ready` holds at most `window` segments and the out-of-order part spans at most `window`
 //! sequence numbers, so a ring of `2 * window` slots never collides. Payloads live in buffers
-//! from a [`BufferPool`], returned as soon as they are read: the few buffers in use stay in
-//! cache, and nothing is allocated per segment once the pool has warmed up.
+//! from the state machine's [`BufferPool`], returned as soon as they are read (or handed to the
+//! application whole): the few buffers in use stay in cache, and nothing is allocated per
+//! segment once the pool has warmed up.
 
 use super::pool::BufferPool;
 use crate::seq;
@@ -56,7 +57,6 @@ pub(crate) struct RecvBuffer {
     ready_bytes: usize,
     /// One past the highest sequence number stored: no slot at or beyond it holds data.
     horizon: u32,
-    pool: BufferPool,
 }
 
 impl RecvBuffer {
@@ -72,7 +72,6 @@ impl RecvBuffer {
             out_of_order: 0,
             ready_bytes: 0,
             horizon: 0,
-            pool: BufferPool::default(),
         }
     }
 
@@ -120,7 +119,13 @@ impl RecvBuffer {
     }
 
     /// Stores a pushed segment and moves what became contiguous into the ready queue.
-    pub(crate) fn insert(&mut self, sn: u32, frg: u8, payload: &[u8]) -> Insert {
+    pub(crate) fn insert(
+        &mut self,
+        sn: u32,
+        frg: u8,
+        payload: &[u8],
+        pool: &mut BufferPool,
+    ) -> Insert {
         if !self.acceptable(sn) {
             return Insert::OutsideWindow;
         }
@@ -130,7 +135,7 @@ impl RecvBuffer {
         if self.slot(sn).present {
             return Insert::Duplicate;
         }
-        let mut data = self.pool.take(payload.len());
+        let mut data = pool.take(payload.len());
         data.extend_from_slice(payload);
         let slot = self.slot(sn);
         slot.present = true;
@@ -188,7 +193,11 @@ impl RecvBuffer {
     }
 
     /// Reads the next whole message into `out`.
-    pub(crate) fn read_message(&mut self, out: &mut [u8]) -> Result<usize, ReadRefusal> {
+    pub(crate) fn read_message(
+        &mut self,
+        out: &mut [u8],
+        pool: &mut BufferPool,
+    ) -> Result<usize, ReadRefusal> {
         let size = self.peek_message().ok_or(ReadRefusal::Empty)?;
         if out.len() < size {
             return Err(ReadRefusal::BufferTooSmall(size));
@@ -200,8 +209,7 @@ impl RecvBuffer {
             let len = slot.data.len();
             out[written..written + len].copy_from_slice(&slot.data);
             written += len;
-            self.ready_bytes -= len;
-            self.release_head();
+            pool.give(self.pop_head());
             if frg == 0 {
                 break;
             }
@@ -210,13 +218,67 @@ impl RecvBuffer {
         Ok(written)
     }
 
-    /// Reads as many stream bytes as fit into `out`, across segment boundaries.
-    pub(crate) fn read_stream(&mut self, out: &mut [u8]) -> Result<usize, ReadRefusal> {
-        if self.ready_bytes == 0 {
-            // Empty segments carry nothing for a stream: skip them so they free the window.
-            while self.ready() > 0 {
-                self.release_head();
+    /// Takes the next message (message mode) or the next segment's bytes (stream mode) as an
+    /// owned buffer. A single-segment message or a segment not partly read is handed over as
+    /// it is, without a copy.
+    pub(crate) fn take_next(
+        &mut self,
+        stream: bool,
+        pool: &mut BufferPool,
+    ) -> Result<Vec<u8>, ReadRefusal> {
+        if stream {
+            self.skip_empty(pool);
+            if self.ready() == 0 {
+                return Err(ReadRefusal::Empty);
             }
+            let offset = self.head_offset;
+            if offset == 0 {
+                let data = self.pop_head();
+                self.promote();
+                return Ok(data);
+            }
+            let rest = self.slot(self.head).data.len() - offset;
+            let mut out = pool.take(rest);
+            out.extend_from_slice(&self.slot(self.head).data[offset..]);
+            pool.give(self.pop_head());
+            self.promote();
+            return Ok(out);
+        }
+        let size = self.peek_message().ok_or(ReadRefusal::Empty)?;
+        let whole = self.slot(self.head).frg == 0;
+        let out = if whole {
+            self.pop_head()
+        } else {
+            let mut out = pool.take(size);
+            loop {
+                let frg = self.slot(self.head).frg;
+                out.extend_from_slice(&self.slot(self.head).data);
+                pool.give(self.pop_head());
+                if frg == 0 {
+                    break;
+                }
+            }
+            out
+        };
+        self.promote();
+        Ok(out)
+    }
+
+    /// Empty segments carry nothing for a stream: drop them so they free the window.
+    fn skip_empty(&mut self, pool: &mut BufferPool) {
+        while self.ready() > 0 && self.slot(self.head).data.len() == self.head_offset {
+            pool.give(self.pop_head());
+        }
+    }
+
+    /// Reads as many stream bytes as fit into `out`, across segment boundaries.
+    pub(crate) fn read_stream(
+        &mut self,
+        out: &mut [u8],
+        pool: &mut BufferPool,
+    ) -> Result<usize, ReadRefusal> {
+        if self.ready_bytes == 0 {
+            self.skip_empty(pool);
             self.promote();
             return Err(ReadRefusal::Empty);
         }
@@ -229,25 +291,28 @@ impl RecvBuffer {
             out[written..written + take].copy_from_slice(&slot.data[offset..offset + take]);
             let exhausted = offset + take == slot.data.len();
             written += take;
-            self.ready_bytes -= take;
             if exhausted {
-                self.release_head();
+                pool.give(self.pop_head());
             } else {
                 self.head_offset += take;
+                self.ready_bytes -= take;
             }
         }
         self.promote();
         Ok(written)
     }
 
-    fn release_head(&mut self) {
+    /// Removes the head segment from the ready queue and returns its buffer.
+    fn pop_head(&mut self) -> Vec<u8> {
         let head = self.head;
+        let offset = self.head_offset;
         let slot = self.slot(head);
         slot.present = false;
         let data = std::mem::take(&mut slot.data);
-        self.pool.give(data);
+        self.ready_bytes -= data.len() - offset;
         self.head = head.wrapping_add(1);
         self.head_offset = 0;
+        data
     }
 
     /// Bytes held by slot buffers.
@@ -264,62 +329,69 @@ mod tests {
     #[test]
     fn reorders_and_delivers_in_sequence() {
         let mut buf = RecvBuffer::new(4);
-        assert_eq!(buf.insert(1, 0, b"b"), Insert::Stored);
+        let mut pool = BufferPool::default();
+        assert_eq!(buf.insert(1, 0, b"b", &mut pool), Insert::Stored);
         assert_eq!(buf.ready(), 0);
-        assert_eq!(buf.insert(1, 0, b"b"), Insert::Duplicate);
-        assert_eq!(buf.insert(0, 0, b"a"), Insert::Stored);
+        assert_eq!(buf.insert(1, 0, b"b", &mut pool), Insert::Duplicate);
+        assert_eq!(buf.insert(0, 0, b"a", &mut pool), Insert::Stored);
         assert_eq!(buf.ready(), 2);
-        assert_eq!(buf.insert(0, 0, b"a"), Insert::Duplicate);
-        assert_eq!(buf.insert(6, 0, b"x"), Insert::OutsideWindow);
+        assert_eq!(buf.insert(0, 0, b"a", &mut pool), Insert::Duplicate);
+        assert_eq!(buf.insert(6, 0, b"x", &mut pool), Insert::OutsideWindow);
         let mut out = [0u8; 8];
-        assert_eq!(buf.read_stream(&mut out), Ok(2));
+        assert_eq!(buf.read_stream(&mut out, &mut pool), Ok(2));
         assert_eq!(&out[..2], b"ab");
     }
 
     #[test]
     fn a_full_ready_queue_holds_back_promotion_and_the_window() {
         let mut buf = RecvBuffer::new(2);
+        let mut pool = BufferPool::default();
         for sn in 0..4 {
-            buf.insert(sn, 0, &[sn as u8]);
+            buf.insert(sn, 0, &[sn as u8], &mut pool);
         }
         assert_eq!(
             (buf.ready(), buf.out_of_order, buf.free_window()),
             (2, 2, 0)
         );
         let mut out = [0u8; 1];
-        assert_eq!(buf.read_message(&mut out), Ok(1));
+        assert_eq!(buf.read_message(&mut out, &mut pool), Ok(1));
         assert_eq!((buf.ready(), buf.out_of_order), (2, 1));
     }
 
     #[test]
     fn messages_wait_for_all_fragments() {
         let mut buf = RecvBuffer::new(8);
-        buf.insert(0, 2, b"he");
-        buf.insert(2, 0, b"o");
+        let mut pool = BufferPool::default();
+        buf.insert(0, 2, b"he", &mut pool);
+        buf.insert(2, 0, b"o", &mut pool);
         assert_eq!(buf.peek_message(), None);
-        buf.insert(1, 1, b"ll");
+        buf.insert(1, 1, b"ll", &mut pool);
         assert_eq!(buf.peek_message(), Some(5));
         let mut small = [0u8; 4];
         assert_eq!(
-            buf.read_message(&mut small),
+            buf.read_message(&mut small, &mut pool),
             Err(ReadRefusal::BufferTooSmall(5))
         );
         let mut out = [0u8; 5];
-        assert_eq!(buf.read_message(&mut out), Ok(5));
+        assert_eq!(buf.read_message(&mut out, &mut pool), Ok(5));
         assert_eq!(&out, b"hello");
-        assert_eq!(buf.read_message(&mut out), Err(ReadRefusal::Empty));
+        assert_eq!(
+            buf.read_message(&mut out, &mut pool),
+            Err(ReadRefusal::Empty)
+        );
     }
 
     #[test]
     fn stream_reads_split_segments() {
         let mut buf = RecvBuffer::new(8);
-        buf.insert(0, 0, b"abc");
-        buf.insert(1, 0, b"def");
+        let mut pool = BufferPool::default();
+        buf.insert(0, 0, b"abc", &mut pool);
+        buf.insert(1, 0, b"def", &mut pool);
         let mut out = [0u8; 4];
-        assert_eq!(buf.read_stream(&mut out), Ok(4));
+        assert_eq!(buf.read_stream(&mut out, &mut pool), Ok(4));
         assert_eq!(&out, b"abcd");
         assert_eq!(buf.ready_bytes(), 2);
-        assert_eq!(buf.read_stream(&mut out), Ok(2));
+        assert_eq!(buf.read_stream(&mut out, &mut pool), Ok(2));
         assert_eq!(&out[..2], b"ef");
         assert_eq!(buf.ready(), 0);
     }
@@ -327,28 +399,30 @@ mod tests {
     #[test]
     fn resizing_keeps_buffered_segments() {
         let mut buf = RecvBuffer::new(4);
+        let mut pool = BufferPool::default();
         for sn in [1, 2, 3] {
-            buf.insert(sn, 0, &[sn as u8]);
+            buf.insert(sn, 0, &[sn as u8], &mut pool);
         }
         buf.resize(1);
         // sn 2 and 3 lie past the new window's end but were acknowledged: they must survive,
         // while a new copy of them is now outside the window.
-        assert_eq!(buf.insert(2, 0, b"x"), Insert::OutsideWindow);
-        assert_eq!(buf.insert(0, 0, &[0]), Insert::Stored);
+        assert_eq!(buf.insert(2, 0, b"x", &mut pool), Insert::OutsideWindow);
+        assert_eq!(buf.insert(0, 0, &[0], &mut pool), Insert::Stored);
         buf.resize(64);
         let mut out = [0u8; 4];
-        assert_eq!(buf.read_stream(&mut out), Ok(4));
+        assert_eq!(buf.read_stream(&mut out, &mut pool), Ok(4));
         assert_eq!(out, [0, 1, 2, 3]);
     }
 
     #[test]
     fn sequence_numbers_wrap() {
         let mut buf = RecvBuffer::new(4);
+        let mut pool = BufferPool::default();
         buf.next = u32::MAX - 1;
         buf.head = u32::MAX - 1;
         buf.horizon = u32::MAX - 1;
         for sn in [u32::MAX, 0, u32::MAX - 1] {
-            assert_eq!(buf.insert(sn, 0, b"z"), Insert::Stored);
+            assert_eq!(buf.insert(sn, 0, b"z", &mut pool), Insert::Stored);
         }
         assert_eq!(buf.next(), 1);
         assert!(buf.capacity_bytes() >= 3);

@@ -39,6 +39,16 @@ impl SendQueue {
         self.segments.is_empty()
     }
 
+    /// Stream bytes [`SendQueue::push_stream`] would take now.
+    pub(crate) fn stream_room(&self, mss: u32, limit: u32) -> usize {
+        let mss = mss as usize;
+        let top_up = self
+            .segments
+            .back()
+            .map_or(0, |last| mss.saturating_sub(last.data.len()));
+        top_up + (limit as usize).saturating_sub(self.segments.len()) * mss
+    }
+
     /// Queues stream bytes: tops up the last segment to `mss`, then cuts new ones while fewer
     /// than `limit` are queued. Returns how many bytes were taken.
     pub(crate) fn push_stream(
@@ -103,6 +113,15 @@ impl SendQueue {
                 data: buf,
             });
         }
+    }
+
+    /// Queues a buffer of at most one segment as a whole message, without copying it.
+    pub(crate) fn push_whole(&mut self, data: Vec<u8>) {
+        self.segments.push_back(Queued {
+            frg: 0,
+            first: true,
+            data,
+        });
     }
 
     /// Takes the next segment: its `frg` and its buffer.
@@ -202,7 +221,9 @@ mod tests {
             Err(QueueRefusal::Full)
         );
         assert!(queue.is_empty());
+        assert_eq!(queue.stream_room(10, 2), 20);
         assert_eq!(queue.push_stream(&[0; 50], 10, 2, &mut pool), 20);
+        assert_eq!(queue.stream_room(10, 2), 0);
     }
 
     #[test]
