@@ -77,6 +77,11 @@ pub trait BulkPeer: Endpoint {
     fn recv_numbered(&mut self, scratch: &mut [u8]) -> Option<u64>;
     /// Segments queued or unacknowledged.
     fn backlog(&self) -> usize;
+    /// Feeds the first `len` bytes of `datagram`, then puts a buffer back into `pipe`.
+    fn absorb(&mut self, now: u32, datagram: Vec<u8>, len: usize, pipe: &mut Pipe) {
+        self.handle_datagram(now, &datagram[..len]);
+        pipe.spare.push(datagram);
+    }
 }
 
 /// The index in a received message's first 8 bytes, after checking its size.
@@ -137,8 +142,9 @@ impl BulkPeer for Kcp {
 }
 
 /// Our peer driven through its owned-buffer verbs ([`Kcp::take_buffer`],
-/// [`Kcp::send_buffer`], [`Kcp::recv_buffer`]): the application writes each message straight
-/// into a segment buffer and reads it where it arrived.
+/// [`Kcp::send_buffer`], [`Kcp::handle_datagram_buffer`], [`Kcp::recv_buffer`]): the
+/// application writes each message straight into a segment buffer, hands each datagram over
+/// in its buffer, and reads a message where it arrived.
 pub struct OwnedBuffers(pub Kcp);
 
 impl Endpoint for OwnedBuffers {
@@ -174,14 +180,22 @@ impl BulkPeer for OwnedBuffers {
     }
 
     fn recv_numbered(&mut self, _scratch: &mut [u8]) -> Option<u64> {
-        let buf = self.0.recv_buffer().ok()?;
-        let index = index_of(&buf);
-        self.0.recycle_buffer(buf);
+        let received = self.0.recv_buffer().ok()?;
+        let index = index_of(&received);
+        self.0.recycle_buffer(received.into_buffer());
         Some(index)
     }
 
     fn backlog(&self) -> usize {
         self.0.wait_send() as usize
+    }
+
+    fn absorb(&mut self, now: u32, mut datagram: Vec<u8>, len: usize, pipe: &mut Pipe) {
+        datagram.truncate(len);
+        self.0
+            .handle_datagram_buffer(now, datagram)
+            .expect("bulk datagrams are valid");
+        pipe.spare.push(self.0.take_datagram_buffer());
     }
 }
 
@@ -295,12 +309,10 @@ pub fn transfer<P: BulkPeer>(
             }
             let moved = sender.emit(clock, &mut forward) + receiver.emit(clock, &mut backward);
             while let Some((d, len)) = forward.queue.pop_front() {
-                receiver.handle_datagram(clock, &d[..len]);
-                forward.spare.push(d);
+                receiver.absorb(clock, d, len, &mut forward);
             }
             while let Some((d, len)) = backward.queue.pop_front() {
-                sender.handle_datagram(clock, &d[..len]);
-                backward.spare.push(d);
+                sender.absorb(clock, d, len, &mut backward);
             }
             while let Some(index) = receiver.recv_numbered(&mut buf) {
                 assert_eq!(index, delivered, "segments out of order");

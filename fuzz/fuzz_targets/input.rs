@@ -59,8 +59,13 @@ fuzz_target!(|data: &[u8]| {
         // Cubed: small steps stay fine-grained, yet one step can pass RTO_MAX or the probe limit.
         now = now.wrapping_add(u32::from(control >> 2).pow(3));
         let target = &mut peers[usize::from(control & 1)];
-        // Rejection is a fine answer to garbage; only a panic or a hang is not.
-        let _ = target.handle_datagram(now, &datagram);
+        // Rejection is a fine answer to garbage; only a panic or a hang is not. Odd lengths go
+        // through the owned-buffer entry point, which may keep the buffer.
+        let _ = if len % 2 == 1 {
+            target.handle_datagram_buffer(now, datagram)
+        } else {
+            target.handle_datagram(now, &datagram)
+        };
         turn(&mut peers, now, &mut buf, &mut read_buf);
     }
 });

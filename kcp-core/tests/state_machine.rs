@@ -465,8 +465,8 @@ fn owned_buffers_round_trip_without_losing_a_byte() {
         settle(&mut a, &mut b, 0);
         let mut received = Vec::new();
         while let Ok(buf) = b.recv_buffer() {
-            received.push(buf.clone());
-            b.recycle_buffer(buf);
+            received.push(buf.to_vec());
+            b.recycle_buffer(buf.into_buffer());
         }
         if stream {
             assert_eq!(received.concat(), messages.concat());
@@ -505,6 +505,29 @@ fn stream_recv_buffer_hands_over_the_unread_rest_of_a_segment() {
     settle(&mut a, &mut b, 0);
     let mut first = [0u8; 5];
     assert_eq!(b.recv(&mut first), Ok(5));
-    assert_eq!(b.recv_buffer().unwrap(), b", world");
+    assert_eq!(&*b.recv_buffer().unwrap(), b", world");
     assert_eq!(b.recv_buffer(), Err(RecvError::Empty));
+}
+
+#[test]
+fn a_datagram_handed_over_whole_becomes_the_received_buffer() {
+    let (mut a, mut b) = pair(&Config::fast3());
+    a.send(b"zero copy").unwrap();
+    let mut datagram = b.take_datagram_buffer();
+    assert!(datagram.len() >= a.max_datagram_size());
+    let n = a.poll_transmit(0, &mut datagram).unwrap();
+    datagram.truncate(n);
+    let address = datagram.as_ptr();
+    b.handle_datagram_buffer(0, datagram).unwrap();
+    let received = b.recv_buffer().unwrap();
+    assert_eq!(&*received, b"zero copy");
+    let buffer = received.into_buffer();
+    assert_eq!(buffer.as_ptr(), address, "the same buffer, not a copy");
+    b.recycle_buffer(buffer);
+
+    // Anything but a lone push is read from the buffer, which goes back to the pool.
+    let mut garbage = b.take_datagram_buffer();
+    garbage.truncate(10);
+    assert!(b.handle_datagram_buffer(0, garbage).is_err());
+    assert_eq!(b.stats().dropped_truncated, 1);
 }

@@ -2,13 +2,21 @@
 //! data, window probes).
 
 use super::config::RTO_MAX;
-use super::recv_buf::Insert;
+use super::recv_buf::{Insert, Payload};
 use super::{InputError, Kcp};
 use crate::seq;
 use crate::wire::{Command, DecodeError, Header, Segments, HEADER_LEN};
 
 /// Segments from peers with an MTU up to this size are accepted whatever ours is.
 const COMMON_MTU: u32 = 1_500;
+
+/// What applying one datagram's segments carries from one segment to the next.
+struct InputPass {
+    prev_una: u32,
+    prev_live: u32,
+    /// `(sn, ts)` of the acknowledgement fast-ack counting goes by.
+    latest_ack: Option<(u32, u32)>,
+}
 
 impl Kcp {
     /// Feeds one datagram received from the peer.
@@ -18,47 +26,106 @@ impl Kcp {
     /// decode but make no sense (outside the window, acknowledging unsent data, ...) are dropped
     /// one by one and counted; the others in the datagram still apply. Never panics.
     pub fn handle_datagram(&mut self, now: u32, datagram: &[u8]) -> Result<(), InputError> {
+        self.start_input(now, datagram)?;
+        let mut pass = self.input_pass();
+        let mut walk = Segments::new(datagram);
+        for segment in walk.by_ref().flatten() {
+            self.apply_segment(
+                segment.header,
+                Payload::Borrowed(segment.payload),
+                &mut pass,
+            );
+        }
+        self.stats.trailing_bytes += walk.trailing() as u64;
+        self.finish_input(pass);
+        Ok(())
+    }
+
+    /// [`Kcp::handle_datagram`] for a datagram in a buffer the machine may keep (take one
+    /// with [`Kcp::take_datagram_buffer`]; `datagram.len()` is what arrived). A datagram that
+    /// is a single push keeps its buffer as the segment's storage: no copy on the way to
+    /// [`Kcp::recv_buffer`]. Otherwise the buffer goes back to the pool.
+    pub fn handle_datagram_buffer(
+        &mut self,
+        now: u32,
+        datagram: Vec<u8>,
+    ) -> Result<(), InputError> {
+        let single_push = Header::decode(&datagram).ok().filter(|h| {
+            h.cmd == Command::Push && h.len as usize == datagram.len().wrapping_sub(HEADER_LEN)
+        });
+        let Some(header) = single_push else {
+            let result = self.handle_datagram(now, &datagram);
+            self.buffers.give(datagram);
+            return result;
+        };
+        if let Err(e) = self.start_input(now, &datagram) {
+            self.buffers.give(datagram);
+            return Err(e);
+        }
+        let mut pass = self.input_pass();
+        let payload = Payload::Owned {
+            datagram,
+            start: HEADER_LEN,
+        };
+        self.apply_segment(header, payload, &mut pass);
+        self.finish_input(pass);
+        Ok(())
+    }
+
+    /// Counts the datagram and validates it whole.
+    fn start_input(&mut self, now: u32, datagram: &[u8]) -> Result<(), InputError> {
         self.current = now;
         self.stats.datagrams_in += 1;
         self.stats.bytes_in += datagram.len() as u64;
-        self.validate_datagram(datagram)?;
+        self.validate_datagram(datagram)
+    }
 
-        let prev_una = self.sent.una();
-        let prev_live = self.sent.live();
-        let mut latest_ack: Option<(u32, u32)> = None;
-        let mut walk = Segments::new(datagram);
-        for segment in walk.by_ref().flatten() {
-            let h = segment.header;
-            if seq::diff(h.una, self.sent.next()) > 0 {
-                self.stats.dropped_una_beyond_sent += 1;
-                continue;
-            }
-            if h.cmd == Command::Ack && !seq::before(h.sn, self.sent.next()) {
-                self.stats.dropped_ack_unsent += 1;
-                continue;
-            }
-            self.stats.segments_in += 1;
-            self.rmt_wnd = u32::from(h.wnd);
-            self.sent.ack_below(h.una, &mut self.buffers);
-            match h.cmd {
-                Command::Ack => {
-                    self.on_ack(h.sn, h.ts);
-                    // The conservative rule: the fast-ack reference is the newest echo.
-                    latest_ack = match latest_ack {
-                        Some((sn, ts)) if !(seq::diff(h.sn, sn) > 0 && seq::diff(h.ts, ts) > 0) => {
-                            Some((sn, ts))
-                        }
-                        _ => Some((h.sn, h.ts)),
-                    };
-                }
-                Command::Push => self.on_push(h, segment.payload),
-                Command::WindowAsk => self.tell_pending = true,
-                Command::WindowTell => {}
-            }
+    fn input_pass(&self) -> InputPass {
+        InputPass {
+            prev_una: self.sent.una(),
+            prev_live: self.sent.live(),
+            latest_ack: None,
         }
-        self.stats.trailing_bytes += walk.trailing() as u64;
+    }
 
-        if let Some((maxack, ts)) = latest_ack {
+    /// Applies one segment of a validated datagram.
+    fn apply_segment(&mut self, h: Header, payload: Payload<'_>, pass: &mut InputPass) {
+        let refused = if seq::diff(h.una, self.sent.next()) > 0 {
+            Some(&mut self.stats.dropped_una_beyond_sent)
+        } else if h.cmd == Command::Ack && !seq::before(h.sn, self.sent.next()) {
+            Some(&mut self.stats.dropped_ack_unsent)
+        } else {
+            None
+        };
+        if let Some(counter) = refused {
+            *counter += 1;
+            self.discard(payload);
+            return;
+        }
+        self.stats.segments_in += 1;
+        self.rmt_wnd = u32::from(h.wnd);
+        self.sent.ack_below(h.una, &mut self.buffers);
+        match h.cmd {
+            Command::Ack => {
+                self.on_ack(h.sn, h.ts);
+                // The conservative rule: the fast-ack reference is the newest echo.
+                pass.latest_ack = match pass.latest_ack {
+                    Some((sn, ts)) if !(seq::diff(h.sn, sn) > 0 && seq::diff(h.ts, ts) > 0) => {
+                        Some((sn, ts))
+                    }
+                    _ => Some((h.sn, h.ts)),
+                };
+            }
+            Command::Push => return self.on_push(h, payload),
+            Command::WindowAsk => self.tell_pending = true,
+            Command::WindowTell => {}
+        }
+        self.discard(payload);
+    }
+
+    /// After the segments: fast-ack counting, window growth, timer housekeeping.
+    fn finish_input(&mut self, pass: InputPass) {
+        if let Some((maxack, ts)) = pass.latest_ack {
             if self.config.fast_resend > 0 {
                 self.sent.count_fastacks(
                     maxack,
@@ -68,14 +135,20 @@ impl Kcp {
                 );
             }
         }
-        if seq::diff(self.sent.una(), prev_una) > 0 {
+        if seq::diff(self.sent.una(), pass.prev_una) > 0 {
             self.congestion.on_progress(self.mss, self.rmt_wnd);
         }
-        if self.sent.live() != prev_live {
+        if self.sent.live() != pass.prev_live {
             // Acknowledged segments leave stale timers: keep the earliest deadline exact.
             self.sent.prune_timers();
         }
-        Ok(())
+    }
+
+    /// A payload that is not stored gives its buffer (if it has one) back to the pool.
+    fn discard(&mut self, payload: Payload<'_>) {
+        if let Some(buf) = payload.into_buffer() {
+            self.buffers.give(buf);
+        }
     }
 
     /// First pass over a datagram: every header must decode and carry our conversation id
@@ -123,17 +196,19 @@ impl Kcp {
         self.sent.note_acked_above(sn);
     }
 
-    fn on_push(&mut self, h: Header, payload: &[u8]) {
-        if !self.received.acceptable(h.sn) {
-            self.stats.dropped_outside_window += 1;
-            return;
-        }
-        if h.len > self.max_recv_payload() {
-            self.stats.dropped_oversize += 1;
-            return;
-        }
-        if !self.config.stream && u32::from(h.frg) >= u32::from(self.config.recv_window) {
-            self.stats.dropped_bad_fragment += 1;
+    fn on_push(&mut self, h: Header, payload: Payload<'_>) {
+        let refused = if !self.received.acceptable(h.sn) {
+            Some(&mut self.stats.dropped_outside_window)
+        } else if h.len > self.max_recv_payload() {
+            Some(&mut self.stats.dropped_oversize)
+        } else if !self.config.stream && u32::from(h.frg) >= u32::from(self.config.recv_window) {
+            Some(&mut self.stats.dropped_bad_fragment)
+        } else {
+            None
+        };
+        if let Some(counter) = refused {
+            *counter += 1;
+            self.discard(payload);
             return;
         }
         if self.acks.len() >= self.ack_list_limit() {

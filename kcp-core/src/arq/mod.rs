@@ -49,6 +49,7 @@ mod error;
 mod flush;
 mod input;
 mod pool;
+mod received;
 mod recv_buf;
 mod rtt;
 mod send_buf;
@@ -60,6 +61,7 @@ pub use config::{
     Config, ConfigError, FlushMode, Nodelay, MAX_INTERVAL, MAX_MTU, MIN_INTERVAL, MIN_MTU, RTO_MAX,
 };
 pub use error::{InputError, RecvError, SendError};
+pub use received::Received;
 pub use stats::Stats;
 
 use crate::seq;
@@ -266,9 +268,17 @@ impl Kcp {
     /// [`Kcp::recv`] into an owned buffer: the next message (message mode) or the next
     /// segment's bytes (stream mode). A single-segment message is handed over without a copy.
     /// Give the buffer back with [`Kcp::recycle_buffer`] when done, or keep it.
-    pub fn recv_buffer(&mut self) -> Result<Vec<u8>, RecvError> {
+    pub fn recv_buffer(&mut self) -> Result<Received, RecvError> {
         let stream = self.config.stream;
         self.reading(|received, pool| received.take_next(stream, pool))
+    }
+
+    /// A buffer to receive one datagram into: as long as the largest datagram this machine
+    /// accepts, contents unspecified. Fill it, truncate it to what arrived, and hand it to
+    /// [`Kcp::handle_datagram_buffer`].
+    pub fn take_datagram_buffer(&mut self) -> Vec<u8> {
+        let len = self.max_recv_payload() as usize + crate::wire::HEADER_LEN;
+        self.buffers.take_sized(len)
     }
 
     /// Returns a buffer to the machine's pool, for later segments.

@@ -22,6 +22,14 @@ impl BufferPool {
         }
     }
 
+    /// A buffer of exactly `len` bytes whose contents are unspecified (old data, or zeros):
+    /// for the caller to overwrite, without paying to clear it first.
+    pub(crate) fn take_sized(&mut self, len: usize) -> Vec<u8> {
+        let mut buf = self.spare.pop().unwrap_or_default();
+        buf.resize(len, 0);
+        buf
+    }
+
     /// Gives a buffer back.
     pub(crate) fn give(&mut self, buf: Vec<u8>) {
         if self.spare.len() < LIMIT && buf.capacity() > 0 {

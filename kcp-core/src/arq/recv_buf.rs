@@ -13,13 +13,41 @@
 //! segment once the pool has warmed up.
 
 use super::pool::BufferPool;
+use super::received::Received;
 use crate::seq;
 
 #[derive(Debug, Default)]
 struct Slot {
     present: bool,
     frg: u8,
+    /// The payload is `data[start..]`: a datagram kept whole starts after its header.
+    start: usize,
     data: Vec<u8>,
+}
+
+impl Slot {
+    fn payload(&self) -> &[u8] {
+        &self.data[self.start..]
+    }
+}
+
+/// A pushed segment's payload as it reaches the receive buffer.
+#[derive(Debug)]
+pub(crate) enum Payload<'a> {
+    /// Bytes inside a datagram the caller keeps: copied into a pool buffer.
+    Borrowed(&'a [u8]),
+    /// A whole datagram handed over, payload at `start`: kept as it is.
+    Owned { datagram: Vec<u8>, start: usize },
+}
+
+impl Payload<'_> {
+    /// The buffer to give back to the pool if the payload is not stored.
+    pub(crate) fn into_buffer(self) -> Option<Vec<u8>> {
+        match self {
+            Payload::Borrowed(_) => None,
+            Payload::Owned { datagram, .. } => Some(datagram),
+        }
+    }
 }
 
 /// What became of a pushed segment.
@@ -123,23 +151,34 @@ impl RecvBuffer {
         &mut self,
         sn: u32,
         frg: u8,
-        payload: &[u8],
+        payload: Payload<'_>,
         pool: &mut BufferPool,
     ) -> Insert {
-        if !self.acceptable(sn) {
-            return Insert::OutsideWindow;
+        let refusal = if !self.acceptable(sn) {
+            Some(Insert::OutsideWindow)
+        } else if seq::before(sn, self.next) || self.slot(sn).present {
+            Some(Insert::Duplicate)
+        } else {
+            None
+        };
+        if let Some(refusal) = refusal {
+            if let Some(buf) = payload.into_buffer() {
+                pool.give(buf);
+            }
+            return refusal;
         }
-        if seq::before(sn, self.next) {
-            return Insert::Duplicate;
-        }
-        if self.slot(sn).present {
-            return Insert::Duplicate;
-        }
-        let mut data = pool.take(payload.len());
-        data.extend_from_slice(payload);
+        let (data, start) = match payload {
+            Payload::Borrowed(bytes) => {
+                let mut data = pool.take(bytes.len());
+                data.extend_from_slice(bytes);
+                (data, 0)
+            }
+            Payload::Owned { datagram, start } => (datagram, start),
+        };
         let slot = self.slot(sn);
         slot.present = true;
         slot.frg = frg;
+        slot.start = start;
         slot.data = data;
         if seq::at_or_after(sn, self.horizon) {
             self.horizon = sn.wrapping_add(1);
@@ -158,7 +197,7 @@ impl RecvBuffer {
             if !slot.present {
                 break;
             }
-            let len = slot.data.len();
+            let len = slot.payload().len();
             self.ready_bytes += len;
             self.next = next.wrapping_add(1);
             self.out_of_order -= 1;
@@ -178,7 +217,7 @@ impl RecvBuffer {
         let mut size = 0;
         for i in 0..ready {
             let slot = &self.slots[(self.head.wrapping_add(i) & self.mask) as usize];
-            size += slot.data.len();
+            size += slot.payload().len();
             if slot.frg == 0 {
                 return Some(size);
             }
@@ -206,8 +245,8 @@ impl RecvBuffer {
         loop {
             let slot = self.slot(self.head);
             let frg = slot.frg;
-            let len = slot.data.len();
-            out[written..written + len].copy_from_slice(&slot.data);
+            let len = slot.payload().len();
+            out[written..written + len].copy_from_slice(slot.payload());
             written += len;
             pool.give(self.pop_head());
             if frg == 0 {
@@ -225,48 +264,54 @@ impl RecvBuffer {
         &mut self,
         stream: bool,
         pool: &mut BufferPool,
-    ) -> Result<Vec<u8>, ReadRefusal> {
+    ) -> Result<Received, ReadRefusal> {
         if stream {
             self.skip_empty(pool);
             if self.ready() == 0 {
                 return Err(ReadRefusal::Empty);
             }
             let offset = self.head_offset;
-            if offset == 0 {
-                let data = self.pop_head();
-                self.promote();
-                return Ok(data);
-            }
-            let rest = self.slot(self.head).data.len() - offset;
-            let mut out = pool.take(rest);
-            out.extend_from_slice(&self.slot(self.head).data[offset..]);
-            pool.give(self.pop_head());
+            let received = if offset == 0 {
+                self.pop_received()
+            } else {
+                let rest = &self.slot(self.head).payload()[offset..];
+                let mut out = pool.take(rest.len());
+                out.extend_from_slice(rest);
+                pool.give(self.pop_head());
+                Received::new(out, 0)
+            };
             self.promote();
-            return Ok(out);
+            return Ok(received);
         }
         let size = self.peek_message().ok_or(ReadRefusal::Empty)?;
-        let whole = self.slot(self.head).frg == 0;
-        let out = if whole {
-            self.pop_head()
+        let received = if self.slot(self.head).frg == 0 {
+            self.pop_received()
         } else {
             let mut out = pool.take(size);
             loop {
-                let frg = self.slot(self.head).frg;
-                out.extend_from_slice(&self.slot(self.head).data);
+                let slot = self.slot(self.head);
+                let frg = slot.frg;
+                out.extend_from_slice(slot.payload());
                 pool.give(self.pop_head());
                 if frg == 0 {
                     break;
                 }
             }
-            out
+            Received::new(out, 0)
         };
         self.promote();
-        Ok(out)
+        Ok(received)
+    }
+
+    /// The head segment's buffer, handed over as it is.
+    fn pop_received(&mut self) -> Received {
+        let start = self.slot(self.head).start;
+        Received::new(self.pop_head(), start)
     }
 
     /// Empty segments carry nothing for a stream: drop them so they free the window.
     fn skip_empty(&mut self, pool: &mut BufferPool) {
-        while self.ready() > 0 && self.slot(self.head).data.len() == self.head_offset {
+        while self.ready() > 0 && self.slot(self.head).payload().len() == self.head_offset {
             pool.give(self.pop_head());
         }
     }
@@ -287,9 +332,10 @@ impl RecvBuffer {
             let head = self.head;
             let offset = self.head_offset;
             let slot = self.slot(head);
-            let take = (slot.data.len() - offset).min(out.len() - written);
-            out[written..written + take].copy_from_slice(&slot.data[offset..offset + take]);
-            let exhausted = offset + take == slot.data.len();
+            let payload = slot.payload();
+            let take = (payload.len() - offset).min(out.len() - written);
+            out[written..written + take].copy_from_slice(&payload[offset..offset + take]);
+            let exhausted = offset + take == payload.len();
             written += take;
             if exhausted {
                 pool.give(self.pop_head());
@@ -308,8 +354,10 @@ impl RecvBuffer {
         let offset = self.head_offset;
         let slot = self.slot(head);
         slot.present = false;
+        let payload_len = slot.payload().len();
+        slot.start = 0;
         let data = std::mem::take(&mut slot.data);
-        self.ready_bytes -= data.len() - offset;
+        self.ready_bytes -= payload_len - offset;
         self.head = head.wrapping_add(1);
         self.head_offset = 0;
         data
@@ -330,13 +378,28 @@ mod tests {
     fn reorders_and_delivers_in_sequence() {
         let mut buf = RecvBuffer::new(4);
         let mut pool = BufferPool::default();
-        assert_eq!(buf.insert(1, 0, b"b", &mut pool), Insert::Stored);
+        assert_eq!(
+            buf.insert(1, 0, Payload::Borrowed(b"b"), &mut pool),
+            Insert::Stored
+        );
         assert_eq!(buf.ready(), 0);
-        assert_eq!(buf.insert(1, 0, b"b", &mut pool), Insert::Duplicate);
-        assert_eq!(buf.insert(0, 0, b"a", &mut pool), Insert::Stored);
+        assert_eq!(
+            buf.insert(1, 0, Payload::Borrowed(b"b"), &mut pool),
+            Insert::Duplicate
+        );
+        assert_eq!(
+            buf.insert(0, 0, Payload::Borrowed(b"a"), &mut pool),
+            Insert::Stored
+        );
         assert_eq!(buf.ready(), 2);
-        assert_eq!(buf.insert(0, 0, b"a", &mut pool), Insert::Duplicate);
-        assert_eq!(buf.insert(6, 0, b"x", &mut pool), Insert::OutsideWindow);
+        assert_eq!(
+            buf.insert(0, 0, Payload::Borrowed(b"a"), &mut pool),
+            Insert::Duplicate
+        );
+        assert_eq!(
+            buf.insert(6, 0, Payload::Borrowed(b"x"), &mut pool),
+            Insert::OutsideWindow
+        );
         let mut out = [0u8; 8];
         assert_eq!(buf.read_stream(&mut out, &mut pool), Ok(2));
         assert_eq!(&out[..2], b"ab");
@@ -347,7 +410,7 @@ mod tests {
         let mut buf = RecvBuffer::new(2);
         let mut pool = BufferPool::default();
         for sn in 0..4 {
-            buf.insert(sn, 0, &[sn as u8], &mut pool);
+            buf.insert(sn, 0, Payload::Borrowed(&[sn as u8]), &mut pool);
         }
         assert_eq!(
             (buf.ready(), buf.out_of_order, buf.free_window()),
@@ -362,10 +425,10 @@ mod tests {
     fn messages_wait_for_all_fragments() {
         let mut buf = RecvBuffer::new(8);
         let mut pool = BufferPool::default();
-        buf.insert(0, 2, b"he", &mut pool);
-        buf.insert(2, 0, b"o", &mut pool);
+        buf.insert(0, 2, Payload::Borrowed(b"he"), &mut pool);
+        buf.insert(2, 0, Payload::Borrowed(b"o"), &mut pool);
         assert_eq!(buf.peek_message(), None);
-        buf.insert(1, 1, b"ll", &mut pool);
+        buf.insert(1, 1, Payload::Borrowed(b"ll"), &mut pool);
         assert_eq!(buf.peek_message(), Some(5));
         let mut small = [0u8; 4];
         assert_eq!(
@@ -385,8 +448,8 @@ mod tests {
     fn stream_reads_split_segments() {
         let mut buf = RecvBuffer::new(8);
         let mut pool = BufferPool::default();
-        buf.insert(0, 0, b"abc", &mut pool);
-        buf.insert(1, 0, b"def", &mut pool);
+        buf.insert(0, 0, Payload::Borrowed(b"abc"), &mut pool);
+        buf.insert(1, 0, Payload::Borrowed(b"def"), &mut pool);
         let mut out = [0u8; 4];
         assert_eq!(buf.read_stream(&mut out, &mut pool), Ok(4));
         assert_eq!(&out, b"abcd");
@@ -401,13 +464,19 @@ mod tests {
         let mut buf = RecvBuffer::new(4);
         let mut pool = BufferPool::default();
         for sn in [1, 2, 3] {
-            buf.insert(sn, 0, &[sn as u8], &mut pool);
+            buf.insert(sn, 0, Payload::Borrowed(&[sn as u8]), &mut pool);
         }
         buf.resize(1);
         // sn 2 and 3 lie past the new window's end but were acknowledged: they must survive,
         // while a new copy of them is now outside the window.
-        assert_eq!(buf.insert(2, 0, b"x", &mut pool), Insert::OutsideWindow);
-        assert_eq!(buf.insert(0, 0, &[0], &mut pool), Insert::Stored);
+        assert_eq!(
+            buf.insert(2, 0, Payload::Borrowed(b"x"), &mut pool),
+            Insert::OutsideWindow
+        );
+        assert_eq!(
+            buf.insert(0, 0, Payload::Borrowed(&[0]), &mut pool),
+            Insert::Stored
+        );
         buf.resize(64);
         let mut out = [0u8; 4];
         assert_eq!(buf.read_stream(&mut out, &mut pool), Ok(4));
@@ -422,7 +491,10 @@ mod tests {
         buf.head = u32::MAX - 1;
         buf.horizon = u32::MAX - 1;
         for sn in [u32::MAX, 0, u32::MAX - 1] {
-            assert_eq!(buf.insert(sn, 0, b"z", &mut pool), Insert::Stored);
+            assert_eq!(
+                buf.insert(sn, 0, Payload::Borrowed(b"z"), &mut pool),
+                Insert::Stored
+            );
         }
         assert_eq!(buf.next(), 1);
         assert!(buf.capacity_bytes() >= 3);
