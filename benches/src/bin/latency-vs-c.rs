@@ -1,6 +1,7 @@
 //! Prints one JSON line per (implementation, mode) of the reference latency experiment, over
-//! several seeds: mean RTT, 99th percentile, worst RTT, and the datagrams and bytes the client sent (mean per run), then the
-//! ratios of ours to C. `cargo run --release -p kcp-benches --bin latency-vs-c [SEEDS]`.
+//! several seeds: mean RTT, 99th percentile, worst RTT, and the datagrams and bytes the client sent
+//! (mean per run), then the ratios of ours to C. `cargo run --release -p kcp-benches --bin
+//! latency-vs-c [SEEDS]`.
 
 use kcp_benches::latency::{run, Implementation, MODES};
 

@@ -7,10 +7,12 @@ use crate::wire::DecodeError;
 /// Why [`Kcp::send`](crate::Kcp::send) refused data.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SendError {
-    /// The send queue holds [`Config::send_queue_limit`](crate::Config::send_queue_limit) segments already; try again once the
-    /// peer has acknowledged some ([`Kcp::wait_send`](crate::Kcp::wait_send) falls).
+    /// The send queue holds [`Config::send_queue_limit`](crate::Config::send_queue_limit) segments
+    /// already; try again once the peer has acknowledged some
+    /// ([`Kcp::wait_send`](crate::Kcp::wait_send) falls).
     QueueFull,
-    /// A message would need more fragments than [`Config::max_fragments`](crate::Config::max_fragments) allows.
+    /// A message would need more fragments than
+    /// [`Config::max_fragments`](crate::Config::max_fragments) allows.
     MessageTooLarge {
         /// Fragments the message would need.
         fragments: u32,
@@ -61,8 +63,8 @@ impl fmt::Display for RecvError {
 
 impl std::error::Error for RecvError {}
 
-/// Why [`Kcp::handle_datagram`](crate::Kcp::handle_datagram) dropped a whole datagram. The state machine is unchanged and
-/// the drop is counted in [`Stats`](crate::Stats).
+/// Why [`Kcp::handle_datagram`](crate::Kcp::handle_datagram) dropped a whole datagram. The state
+/// machine is unchanged and the drop is counted in [`Stats`](crate::Stats).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum InputError {
     /// A segment could not be decoded.

@@ -22,9 +22,10 @@ impl Kcp {
     /// Feeds one datagram received from the peer.
     ///
     /// A datagram that cannot be decoded, or that carries another conversation id, is dropped
-    /// whole: the error says why, [`Stats`](crate::Stats) counts it, and the state is unchanged. Segments that
-    /// decode but make no sense (outside the window, acknowledging unsent data, ...) are dropped
-    /// one by one and counted; the others in the datagram still apply. Never panics.
+    /// whole: the error says why, [`Stats`](crate::Stats) counts it, and the state is
+    /// unchanged. Segments that decode but make no sense (outside the window, acknowledging
+    /// unsent data, ...) are dropped one by one and counted; the others in the datagram still
+    /// apply. Never panics.
     pub fn handle_datagram(&mut self, now: u32, datagram: &[u8]) -> Result<(), InputError> {
         self.start_input(now, datagram)?;
         let mut pass = self.input_pass();

@@ -9,6 +9,7 @@
 //! | [`Kcp::handle_datagram`] | feed one datagram received from the peer |
 //! | [`Kcp::poll_transmit`] | take the next datagram to send, written into the caller's buffer |
 //! | [`Kcp::poll_timeout`] / [`Kcp::handle_timeout`] | sleep until the deadline, then tell the machine the time |
+//! | [`Kcp::send_buffer`], [`Kcp::handle_datagram_buffer`], [`Kcp::recv_buffer`] | the same without copies, in pooled buffers ([`Kcp::take_buffer`], [`Kcp::take_datagram_buffer`], [`Kcp::recycle_buffer`]) |
 //!
 //! A driver loop looks like this:
 //!
@@ -39,9 +40,10 @@
 //! call (the test suite checks every header field against it). [`FlushMode::Eager`] (the
 //! default) keeps the same protocol but sends data, fast retransmissions and timeouts the moment
 //! they are ready instead of on the next tick, and lets a datagram with room to spare carry
-//! segments overdue for an acknowledgement ([`Config::resend_in_spare_room`]). Either way the window is never rescanned per
-//! acknowledgement: segments live in rings indexed by sequence number, timeouts in a heap, and
-//! fast-retransmit candidates in a list of holes.
+//! segments overdue for an acknowledgement ([`Config::resend_in_spare_room`]). Either way the
+//! window is never rescanned per acknowledgement: segments live in rings indexed by sequence
+//! number, timeouts in a FIFO with a small heap beside it, and fast-retransmit candidates in a
+//! list of holes; segment buffers move between queue, ring and a pool instead of being copied.
 
 mod config;
 mod congestion;

@@ -11,7 +11,8 @@
 //!
 //! let link = LinkConfig::lossy(0.1, 20, 40);
 //! let mut sim = Sim::new(1, link.clone(), link);
-//! let (mut a, mut b) = (Kcp::new(1, &Config::fast3()).unwrap(), Kcp::new(1, &Config::fast3()).unwrap());
+//! let config = Config::fast3();
+//! let (mut a, mut b) = (Kcp::new(1, &config).unwrap(), Kcp::new(1, &config).unwrap());
 //! a.send(b"ping").unwrap();
 //! let mut got = [0u8; 4];
 //! while b.recv(&mut got).is_err() {
