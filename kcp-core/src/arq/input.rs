@@ -3,12 +3,15 @@
 
 use super::config::RTO_MAX;
 use super::recv_buf::{Insert, Payload};
-use super::{InputError, Kcp};
+use super::{InputError, Kcp, Stats};
 use crate::seq;
 use crate::wire::{Command, DecodeError, Header, Segments, HEADER_LEN};
 
 /// Segments from peers with an MTU up to this size are accepted whatever ours is.
 const COMMON_MTU: u32 = 1_500;
+
+/// Picks the [`Stats`] counter a dropped segment is counted under.
+type DropCounter = fn(&mut Stats) -> &mut u64;
 
 /// What applying one datagram's segments carries from one segment to the next.
 struct InputPass {
@@ -91,17 +94,15 @@ impl Kcp {
 
     /// Applies one segment of a validated datagram.
     fn apply_segment(&mut self, h: Header, payload: Payload<'_>, pass: &mut InputPass) {
-        let refused = if seq::diff(h.una, self.sent.next()) > 0 {
-            Some(&mut self.stats.dropped_una_beyond_sent)
+        let refused: Option<DropCounter> = if seq::diff(h.una, self.sent.next()) > 0 {
+            Some(|s| &mut s.dropped_una_beyond_sent)
         } else if h.cmd == Command::Ack && !seq::before(h.sn, self.sent.next()) {
-            Some(&mut self.stats.dropped_ack_unsent)
+            Some(|s| &mut s.dropped_ack_unsent)
         } else {
             None
         };
         if let Some(counter) = refused {
-            *counter += 1;
-            self.discard(payload);
-            return;
+            return self.drop_segment(counter, payload);
         }
         self.stats.segments_in += 1;
         self.rmt_wnd = u32::from(h.wnd);
@@ -143,6 +144,12 @@ impl Kcp {
             // Acknowledged segments leave stale timers: keep the earliest deadline exact.
             self.sent.prune_timers();
         }
+    }
+
+    /// Drops a segment, counting it under its reason.
+    fn drop_segment(&mut self, counter: DropCounter, payload: Payload<'_>) {
+        *counter(&mut self.stats) += 1;
+        self.discard(payload);
     }
 
     /// A payload that is not stored gives its buffer (if it has one) back to the pool.
@@ -198,19 +205,17 @@ impl Kcp {
     }
 
     fn on_push(&mut self, h: Header, payload: Payload<'_>) {
-        let refused = if !self.received.acceptable(h.sn) {
-            Some(&mut self.stats.dropped_outside_window)
+        let refused: Option<DropCounter> = if !self.received.acceptable(h.sn) {
+            Some(|s| &mut s.dropped_outside_window)
         } else if h.len > self.max_recv_payload() {
-            Some(&mut self.stats.dropped_oversize)
+            Some(|s| &mut s.dropped_oversize)
         } else if !self.config.stream && u32::from(h.frg) >= u32::from(self.config.recv_window) {
-            Some(&mut self.stats.dropped_bad_fragment)
+            Some(|s| &mut s.dropped_bad_fragment)
         } else {
             None
         };
         if let Some(counter) = refused {
-            *counter += 1;
-            self.discard(payload);
-            return;
+            return self.drop_segment(counter, payload);
         }
         if self.acks.len() >= self.ack_list_limit() {
             self.stats.dropped_ack_overflow += 1;

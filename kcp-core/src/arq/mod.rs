@@ -436,16 +436,12 @@ impl Kcp {
     /// already cut keep theirs, so until they are acknowledged datagrams may be as large as the
     /// old MTU ([`Kcp::max_datagram_size`] says how large).
     pub fn set_mtu(&mut self, mtu: u32) -> Result<(), ConfigError> {
-        let config = Config {
-            mtu,
-            ..self.config.clone()
-        };
-        config.validate()?;
-        if mtu < self.config.mtu && self.wait_send() > 0 {
-            self.shrunk_from = Some(self.max_datagram_size() as u32);
+        let (old_mtu, old_max) = (self.config.mtu, self.max_datagram_size() as u32);
+        self.reconfigure(|config| config.mtu = mtu)?;
+        if mtu < old_mtu && self.wait_send() > 0 {
+            self.shrunk_from = Some(old_max);
         }
-        self.config.mtu = mtu;
-        self.mss = config.mss();
+        self.mss = self.config.mss();
         self.queue.recut(
             self.config.stream,
             self.mss,
@@ -457,12 +453,7 @@ impl Kcp {
 
     /// Changes the send window (`ikcp_wndsize`); segments in flight are kept.
     pub fn set_send_window(&mut self, window: u16) -> Result<(), ConfigError> {
-        let config = Config {
-            send_window: window,
-            ..self.config.clone()
-        };
-        config.validate()?;
-        self.config.send_window = window;
+        self.reconfigure(|config| config.send_window = window)?;
         self.sent.resize(window);
         Ok(())
     }
@@ -470,13 +461,18 @@ impl Kcp {
     /// Changes the receive window (`ikcp_wndsize`). Segments already received are kept, even
     /// past the end of a smaller window: they were acknowledged.
     pub fn set_recv_window(&mut self, window: u16) -> Result<(), ConfigError> {
-        let config = Config {
-            recv_window: window,
-            ..self.config.clone()
-        };
-        config.validate()?;
-        self.config.recv_window = window;
+        self.reconfigure(|config| config.recv_window = window)?;
         self.received.resize(window);
+        Ok(())
+    }
+
+    /// Applies one change to the configuration if the result validates; otherwise nothing
+    /// changes.
+    fn reconfigure(&mut self, change: impl FnOnce(&mut Config)) -> Result<(), ConfigError> {
+        let mut config = self.config.clone();
+        change(&mut config);
+        config.validate()?;
+        self.config = config;
         Ok(())
     }
 
