@@ -25,7 +25,7 @@ impl Kcp {
     /// Feeds one datagram received from the peer.
     ///
     /// A datagram that cannot be decoded, or that carries another conversation id, is dropped
-    /// whole: the error says why, [`Stats`](crate::Stats) counts it, and the state is
+    /// whole: the error says why, [`Stats`] counts it, and the state is
     /// unchanged. Segments that decode but make no sense (outside the window, acknowledging
     /// unsent data, ...) are dropped one by one and counted; the others in the datagram still
     /// apply. Never panics.
