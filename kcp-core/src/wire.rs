@@ -153,6 +153,12 @@ impl fmt::Display for DecodeError {
 
 impl std::error::Error for DecodeError {}
 
+/// Whether a datagram carries data (a push segment), rather than only acknowledgements and
+/// window updates. Only reads the command bytes; a malformed datagram counts as data.
+pub fn carries_data(datagram: &[u8]) -> bool {
+    Segments::new(datagram).any(|s| s.map_or(true, |s| s.header.cmd == Command::Push))
+}
+
 /// One segment of a datagram: its header and the payload it announced.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Segment<'a> {
