@@ -314,6 +314,58 @@ fn session_configs() -> Vec<(&'static str, SessionConfig)> {
     ]
 }
 
+/// Moves 200 kB one way and 50 kB the other between two sessions; returns the FEC rebuilds.
+/// With `garbage`, each side first swallows a few hundred random datagrams.
+fn transfer(name: &str, config: &SessionConfig, seed: u64, loss: f64, garbage: bool) -> u64 {
+    let link = LinkConfig::lossy(loss, 10, 30);
+    let mut sim = Sim::new(seed, link.clone(), link);
+    let mut a = Session::new(7, config, seed).unwrap();
+    let mut b = Session::new(7, config, seed + 100).unwrap();
+    if garbage {
+        let mut rng = Rng::new(seed);
+        for s in [&mut a, &mut b] {
+            for _ in 0..500 {
+                let len = rng.range(0, 1500) as usize;
+                let mut junk: Vec<u8> = (0..len).map(|_| rng.next_u64() as u8).collect();
+                let _ = s.handle_datagram(0, &mut junk);
+            }
+            assert_eq!(s.snmp().in_pkts, 500, "{name}: every datagram counted");
+            assert_eq!(s.snmp().bytes_received, 0);
+        }
+    }
+    let a_bytes = pattern(seed, 200_000);
+    let b_bytes = pattern(seed + 1, 50_000);
+    let mut app_a = App {
+        to_send: a_bytes.clone(),
+        sent: 0,
+        expected: b_bytes.clone(),
+        received: 0,
+    };
+    let mut app_b = App {
+        to_send: b_bytes,
+        sent: 0,
+        expected: a_bytes,
+        received: 0,
+    };
+    let mut buf = vec![0u8; 1 << 16];
+    while !(app_a.done() && app_b.done()) {
+        assert!(sim.clock() < 600_000, "{name} loss {loss} seed {seed}: stuck");
+        app_a.pump(&mut a, &mut buf);
+        app_b.pump(&mut b, &mut buf);
+        sim.step(&mut a, &mut b, 50);
+    }
+    let mut recovered = 0;
+    for s in [&a, &b] {
+        let snmp = s.snmp();
+        if !garbage {
+            assert_eq!(snmp.in_csum_errors + snmp.in_errs + snmp.kcp_in_errors, 0);
+        }
+        assert_eq!(snmp.fec_errs, 0);
+        recovered += snmp.fec_recovered;
+    }
+    recovered
+}
+
 #[test]
 fn session_pairs_deliver_exactly_once_in_order_at_0_to_30_percent_loss() {
     let seeds: u64 = std::env::var("KCP_SIM_SEEDS")
@@ -323,54 +375,21 @@ fn session_pairs_deliver_exactly_once_in_order_at_0_to_30_percent_loss() {
     let mut table = Vec::new();
     for (name, config) in session_configs() {
         for loss in [0.0, 0.1, 0.2, 0.3] {
-            let mut recovered = 0;
-            for seed in 0..seeds {
-                let link = LinkConfig::lossy(loss, 10, 30);
-                let mut sim = Sim::new(seed, link.clone(), link);
-                let mut a = Session::new(7, &config, seed).unwrap();
-                let mut b = Session::new(7, &config, seed + 100).unwrap();
-                let a_bytes = pattern(seed, 200_000);
-                let b_bytes = pattern(seed + 1, 50_000);
-                let mut app_a = App {
-                    to_send: a_bytes.clone(),
-                    sent: 0,
-                    expected: b_bytes.clone(),
-                    received: 0,
-                };
-                let mut app_b = App {
-                    to_send: b_bytes,
-                    sent: 0,
-                    expected: a_bytes,
-                    received: 0,
-                };
-                let mut buf = vec![0u8; 1 << 16];
-                while !(app_a.done() && app_b.done()) {
-                    assert!(
-                        sim.clock() < 600_000,
-                        "{name} loss {loss} seed {seed}: stuck"
-                    );
-                    app_a.pump(&mut a, &mut buf);
-                    app_b.pump(&mut b, &mut buf);
-                    sim.step(&mut a, &mut b, 50);
-                }
-                for s in [&a, &b] {
-                    let snmp = s.snmp();
-                    assert_eq!(snmp.in_csum_errors + snmp.in_errs + snmp.kcp_in_errors, 0);
-                    assert_eq!(snmp.fec_errs, 0);
-                    recovered += snmp.fec_recovered;
-                }
-            }
+            let recovered: u64 = (0..seeds)
+                .map(|seed| transfer(name, &config, seed, loss, false))
+                .sum();
             if loss > 0.0 && !name.contains("nofec") {
-                assert!(
-                    recovered > 0,
-                    "{name} at {loss}: FEC never rebuilt anything"
-                );
+                assert!(recovered > 0, "{name} at {loss}: FEC never rebuilt anything");
             }
-            table.push(format!(
-                "{name:>18} loss {:>2}%: recovered {recovered}",
-                loss * 100.0
-            ));
+            table.push(format!("{name:>18} loss {:>2}%: recovered {recovered}", loss * 100.0));
         }
     }
     println!("{}", table.join("\n"));
+}
+
+#[test]
+fn garbage_datagrams_are_counted_and_harm_nothing() {
+    for (name, config) in session_configs() {
+        transfer(name, &config, 5, 0.1, true);
+    }
 }

@@ -215,12 +215,16 @@ impl GroupTable {
         {
             return None;
         }
+        // In steady state the table is full, and the evicted group's slot list (emptied into
+        // the spare buffers) becomes the new group's: no allocation per group.
+        let mut slots = Vec::new();
         if self.groups.len() >= self.limits.max_groups {
-            let evicted = self.groups.pop_front().expect("a full table is not empty");
+            let mut evicted = self.groups.pop_front().expect("a full table is not empty");
             if !evicted.ended && !evicted.complete() {
                 stats.abandoned_groups += 1;
             }
-            self.recycle(evicted.slots);
+            self.recycle(&mut evicted.slots);
+            slots = evicted.slots;
         }
         // Groups arrive nearly in order; keep the deque sorted so "older than the front" holds.
         let at = self
@@ -234,7 +238,7 @@ impl GroupTable {
                 id,
                 born: now,
                 geometry: None,
-                slots: Vec::new(),
+                slots,
                 present: 0,
                 data_present: 0,
                 parity_len: None,
@@ -259,14 +263,17 @@ impl GroupTable {
 
     /// Turns a group into a tombstone, keeping its buffers for reuse.
     fn end(&mut self, position: usize) {
-        let slots = std::mem::take(&mut self.groups[position].slots);
-        self.groups[position].ended = true;
-        self.recycle(slots);
+        let mut slots = std::mem::take(&mut self.groups[position].slots);
+        self.recycle(&mut slots);
+        let group = &mut self.groups[position];
+        group.ended = true;
+        group.slots = slots;
     }
 
-    fn recycle(&mut self, slots: Vec<Slot>) {
+    /// Empties `slots`, keeping a bounded number of their buffers.
+    fn recycle(&mut self, slots: &mut Vec<Slot>) {
         let keep = self.limits.max_groups * 4;
-        for slot in slots {
+        for slot in slots.drain(..) {
             if slot.buf.capacity() > 0 && self.spare.len() < keep {
                 self.spare.push(slot.buf);
             }
