@@ -49,7 +49,11 @@ fn lossy_pair() -> (NativeFec, NativeFec) {
 
 #[test]
 fn parity_follows_loss_and_group_size() {
-    assert_eq!(parity_for(1, 0.1, 0.01, 8), 1, "two copies lose both 1 % of the time");
+    assert_eq!(
+        parity_for(1, 0.1, 0.01, 8),
+        1,
+        "two copies lose both 1 % of the time"
+    );
     assert_eq!(parity_for(2, 0.1, 0.01, 8), 2);
     assert_eq!(parity_for(10, 0.0, 0.01, 8), 1, "at least one parity shard");
     assert_eq!(parity_for(10, 0.9, 0.01, 8), 8, "capped");
@@ -80,7 +84,14 @@ fn a_group_closes_at_its_deadline_and_rebuilds_what_was_lost() {
     let (mut a, mut b) = lossy_pair();
     // srtt 80 ms: the deadline is half of it, 40 ms.
     let sent: Vec<Vec<u8>> = (0..3u8)
-        .map(|n| frame(&mut a, 1000 + n as u32, &vec![n; 100 + n as usize * 50], true))
+        .map(|n| {
+            frame(
+                &mut a,
+                1000 + n as u32,
+                &vec![n; 100 + n as usize * 50],
+                true,
+            )
+        })
         .collect();
     assert_eq!(a.poll_timeout(), Some(1040));
     a.handle_timeout(1039);
@@ -117,7 +128,10 @@ fn acknowledgement_only_datagrams_stay_out_of_groups() {
     let ack = frame(&mut a, 0, b"ack only", false);
     let d1 = frame(&mut a, 0, b"data one", true);
     assert_eq!((d0[4], ack[4], d1[4]), (1, 0, 1), "data, plain, data");
-    assert_eq!(d1[5], 2, "offset from the group's first seq counts the plain datagram");
+    assert_eq!(
+        d1[5], 2,
+        "offset from the group's first seq counts the plain datagram"
+    );
     assert_eq!(d1[6], 1, "but its position in the code does not");
     a.handle_timeout(1_000);
     let parity = parity(&mut a);
@@ -141,7 +155,11 @@ fn a_group_closes_before_its_offsets_overflow() {
     }
     for p in parity(&mut a) {
         let seq = u32::from_le_bytes(p[0..4].try_into().unwrap());
-        assert_eq!(seq - p[5] as u32, base, "every parity shard names its group");
+        assert_eq!(
+            seq - p[5] as u32,
+            base,
+            "every parity shard names its group"
+        );
     }
 }
 
@@ -158,9 +176,17 @@ fn malformed_datagrams_are_counted_and_rejected() {
     huge_size[8..10].copy_from_slice(&5000u16.to_le_bytes());
     let mut zero_geometry = vec![0u8; native::PARITY_OVERHEAD + 20];
     zero_geometry[4] = 2;
-    let cases: [&[u8]; 5] = [&good[..5], &bad_kind, &bad_size, &huge_size, &zero_geometry[..9]];
+    let cases: [&[u8]; 5] = [
+        &good[..5],
+        &bad_kind,
+        &bad_size,
+        &huge_size,
+        &zero_geometry[..9],
+    ];
     for packet in cases {
-        assert!(b.input(0, packet, &mut |_| panic!("nothing to rebuild")).is_err());
+        assert!(b
+            .input(0, packet, &mut |_| panic!("nothing to rebuild"))
+            .is_err());
     }
     // Parity claiming k = 0 passes the header check but cannot be placed in a group.
     b.input(0, &zero_geometry, &mut |_| panic!("nothing to rebuild"))
