@@ -316,11 +316,11 @@ fn session_configs() -> Vec<(&'static str, SessionConfig)> {
 
 /// Moves 200 kB one way and 50 kB the other between two sessions; returns the FEC rebuilds.
 /// With `garbage`, each side first swallows a few hundred random datagrams.
-fn transfer(name: &str, config: &SessionConfig, seed: u64, loss: f64, garbage: bool) -> u64 {
+fn transfer(name: &str, configs: [&SessionConfig; 2], seed: u64, loss: f64, garbage: bool) -> u64 {
     let link = LinkConfig::lossy(loss, 10, 30);
     let mut sim = Sim::new(seed, link.clone(), link);
-    let mut a = Session::new(7, config, seed).unwrap();
-    let mut b = Session::new(7, config, seed + 100).unwrap();
+    let mut a = Session::new(7, configs[0], seed).unwrap();
+    let mut b = Session::new(7, configs[1], seed + 100).unwrap();
     if garbage {
         let mut rng = Rng::new(seed);
         for s in [&mut a, &mut b] {
@@ -349,7 +349,10 @@ fn transfer(name: &str, config: &SessionConfig, seed: u64, loss: f64, garbage: b
     };
     let mut buf = vec![0u8; 1 << 16];
     while !(app_a.done() && app_b.done()) {
-        assert!(sim.clock() < 600_000, "{name} loss {loss} seed {seed}: stuck");
+        assert!(
+            sim.clock() < 600_000,
+            "{name} loss {loss} seed {seed}: stuck"
+        );
         app_a.pump(&mut a, &mut buf);
         app_b.pump(&mut b, &mut buf);
         sim.step(&mut a, &mut b, 50);
@@ -376,12 +379,18 @@ fn session_pairs_deliver_exactly_once_in_order_at_0_to_30_percent_loss() {
     for (name, config) in session_configs() {
         for loss in [0.0, 0.1, 0.2, 0.3] {
             let recovered: u64 = (0..seeds)
-                .map(|seed| transfer(name, &config, seed, loss, false))
+                .map(|seed| transfer(name, [&config, &config], seed, loss, false))
                 .sum();
             if loss > 0.0 && !name.contains("nofec") {
-                assert!(recovered > 0, "{name} at {loss}: FEC never rebuilt anything");
+                assert!(
+                    recovered > 0,
+                    "{name} at {loss}: FEC never rebuilt anything"
+                );
             }
-            table.push(format!("{name:>18} loss {:>2}%: recovered {recovered}", loss * 100.0));
+            table.push(format!(
+                "{name:>18} loss {:>2}%: recovered {recovered}",
+                loss * 100.0
+            ));
         }
     }
     println!("{}", table.join("\n"));
@@ -390,6 +399,18 @@ fn session_pairs_deliver_exactly_once_in_order_at_0_to_30_percent_loss() {
 #[test]
 fn garbage_datagrams_are_counted_and_harm_nothing() {
     for (name, config) in session_configs() {
-        transfer(name, &config, 5, 0.1, true);
+        transfer(name, [&config, &config], 5, 0.1, true);
+    }
+}
+
+#[test]
+fn fec_and_plain_peers_understand_each_other() {
+    // kcp-go accepts FEC-framed and bare datagrams whatever its own setting; so do we.
+    let configs = session_configs();
+    let with_fec = &configs[0].1;
+    let mut without = with_fec.clone();
+    without.fec = FecMode::Off;
+    for seed in 0..3 {
+        transfer("fec -> plain", [with_fec, &without], seed, 0.1, false);
     }
 }
