@@ -32,8 +32,8 @@ fn deliver(fec: &mut NativeFec, now: u32, packet: &[u8]) -> (Option<Vec<u8>>, Ve
 
 /// Two endpoints where `a` has been told that 20 % of its datagrams are lost.
 fn lossy_pair() -> (NativeFec, NativeFec) {
-    let mut a = NativeFec::new(NativeConfig::default());
-    let mut b = NativeFec::new(NativeConfig::default());
+    let mut a = NativeFec::new(NativeConfig::default()).unwrap();
+    let mut b = NativeFec::new(NativeConfig::default()).unwrap();
     for n in 0..200u32 {
         let packet = frame(&mut a, 0, &n.to_le_bytes(), false);
         if n % 5 != 0 {
@@ -69,7 +69,7 @@ fn parity_follows_loss_and_group_size() {
 
 #[test]
 fn without_reported_loss_nothing_is_grouped() {
-    let mut a = NativeFec::new(NativeConfig::default());
+    let mut a = NativeFec::new(NativeConfig::default()).unwrap();
     for n in 0..20u8 {
         let packet = frame(&mut a, n as u32, &[n; 30], true);
         assert_eq!(packet[4], 0, "plain");

@@ -1,22 +1,13 @@
 //! kcp-go Reed-Solomon compatibility: parity against klauspost/reedsolomon's vectors and
 //! against parity captured from kcptun, and rebuilding captured datagrams that are dropped.
 
+mod common;
+
+use common::{fec_captures, hex, load};
 use kcp_core::fec::galois::{Code, Kernel};
 use kcp_core::fec::groups::Limits;
 use kcp_core::fec::kcpgo::{self, KcpGoDecoder, KcpGoEncoder, Packet};
 use serde_json::Value;
-
-fn load(name: &str) -> Value {
-    let path = format!("{}/tests/vectors/{name}", env!("CARGO_MANIFEST_DIR"));
-    serde_json::from_str(&std::fs::read_to_string(&path).expect(&path)).expect("valid JSON")
-}
-
-fn hex(s: &str) -> Vec<u8> {
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex"))
-        .collect()
-}
 
 fn hex_list(v: &Value) -> Vec<Vec<u8>> {
     v.as_array()
@@ -126,15 +117,9 @@ fn direction(capture: &Value, dir: &str) -> Vec<(Value, Vec<u8>)> {
         .collect()
 }
 
-const FEC_CAPTURES: [&str; 3] = [
-    "kcptun-none-fec10-3.json",
-    "kcptun-aes-fec10-3.json",
-    "kcptun-salsa20-fec10-3.json",
-];
-
 #[test]
 fn encoder_reproduces_kcptuns_datagrams_and_parity() {
-    for name in FEC_CAPTURES {
+    for name in fec_captures() {
         let capture = load(name);
         for dir in ["c2s", "s2c"] {
             let mut enc = KcpGoEncoder::new(10, 3).unwrap();
@@ -164,7 +149,7 @@ fn encoder_reproduces_kcptuns_datagrams_and_parity() {
 #[test]
 fn decoder_rebuilds_dropped_captured_datagrams() {
     let drops: [&[usize]; 5] = [&[0], &[9], &[0, 1, 2], &[7, 8, 9], &[2, 5, 8]];
-    for name in FEC_CAPTURES {
+    for name in fec_captures() {
         let capture = load(name);
         for group in capture["fec_groups"].as_array().unwrap() {
             if group["complete"] != true {

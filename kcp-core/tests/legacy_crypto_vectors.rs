@@ -1,37 +1,16 @@
 //! kcp-core::crypto against kcptun 20210922 / kcp-go 5.6.1: the golden captures and PBKDF2
 //! vectors in `tests/vectors/`, plus tamper, round-trip and nonce properties.
 
+mod common;
+
 use std::collections::HashSet;
 
+use common::{hex, load, CAPTURES};
 use kcp_core::crypto::{
     derive_key, CipherKind, LegacyCrypto, NonceSource, OpenError, UnknownCipher, HEADER_LEN,
     NONCE_LEN,
 };
 use serde_json::Value;
-
-const VECTORS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/");
-
-const CAPTURES: [&str; 5] = [
-    "kcptun-none-fec10-3.json",
-    "kcptun-aes-fec10-3.json",
-    "kcptun-aes128-nofec.json",
-    "kcptun-salsa20-fec10-3.json",
-    "kcptun-none-nofec-nocomp-smux2.json",
-];
-
-fn load(name: &str) -> Value {
-    let path = format!("{VECTORS}{name}");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
-}
-
-fn hex(s: &str) -> Vec<u8> {
-    assert!(s.len() % 2 == 0, "odd hex length");
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex digit"))
-        .collect()
-}
 
 fn str_field<'a>(v: &'a Value, key: &str) -> &'a str {
     v[key]

@@ -1,32 +1,15 @@
 //! Whole sessions (ARQ + FEC + protection): kcptun's captured traffic replayed into a session,
 //! and pairs of sessions in the simulator at 0-30 % loss.
 
+mod common;
+
+use common::{fec_captures, hex, load, CAPTURES};
 use kcp_core::crypto::{derive_key, CipherKind};
 use kcp_core::fec::NativeConfig;
 use kcp_core::session::{DatagramError, FecMode, Protection, Session, SessionConfig, Snmp};
 use kcp_core::sim::{LinkConfig, Rng, Sim};
 use kcp_core::{Config, RecvError, SendError};
 use serde_json::Value;
-
-fn load(name: &str) -> Value {
-    let path = format!("{}/tests/vectors/{name}", env!("CARGO_MANIFEST_DIR"));
-    serde_json::from_str(&std::fs::read_to_string(&path).expect(&path)).expect("valid JSON")
-}
-
-fn hex(s: &str) -> Vec<u8> {
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex"))
-        .collect()
-}
-
-const CAPTURES: [&str; 5] = [
-    "kcptun-none-fec10-3.json",
-    "kcptun-aes-fec10-3.json",
-    "kcptun-aes128-nofec.json",
-    "kcptun-salsa20-fec10-3.json",
-    "kcptun-none-nofec-nocomp-smux2.json",
-];
 
 /// The session kcptun's flags in a capture describe (mode fast, windows large enough).
 fn capture_config(capture: &Value) -> SessionConfig {
@@ -140,11 +123,7 @@ fn a_session_reads_kcptuns_traffic() {
 
 #[test]
 fn fec_rebuilds_captured_datagrams_that_never_arrive() {
-    for name in [
-        "kcptun-none-fec10-3.json",
-        "kcptun-aes-fec10-3.json",
-        "kcptun-salsa20-fec10-3.json",
-    ] {
+    for name in fec_captures() {
         let capture = load(name);
         for dir in ["c2s", "s2c"] {
             // Drop the 2nd and 6th data datagram of every complete group.

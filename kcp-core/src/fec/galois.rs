@@ -228,3 +228,35 @@ impl Code {
         self.rs.reconstruct_data(shards).is_ok()
     }
 }
+
+/// The codes of the few geometries in use, built on first use. Bounded: a peer cycling
+/// through geometries evicts the oldest rather than growing the cache.
+#[derive(Debug, Default)]
+pub struct CodeCache {
+    codes: std::collections::VecDeque<Code>,
+}
+
+impl CodeCache {
+    /// Codes kept at once; kcp-go uses one geometry, the native framing a few group sizes.
+    pub const CAPACITY: usize = 8;
+
+    /// The `(data, parity)` code; `None` if the geometry is invalid.
+    pub fn get(&mut self, data: usize, parity: usize) -> Option<&Code> {
+        let found = self
+            .codes
+            .iter()
+            .position(|c| c.data_shards() == data && c.parity_shards() == parity);
+        let position = match found {
+            Some(p) => p,
+            None => {
+                let code = Code::new(data, parity).ok()?;
+                if self.codes.len() >= Self::CAPACITY {
+                    self.codes.pop_front();
+                }
+                self.codes.push_back(code);
+                self.codes.len() - 1
+            }
+        };
+        self.codes.get(position)
+    }
+}

@@ -8,7 +8,7 @@
 //! buffers, so that its late shards are recognised and counted rather than starting a new
 //! group; shards of groups older than the oldest entry are late too.
 
-use super::galois::Code;
+use super::galois::CodeCache;
 use super::{shard_payload, FecStats, MAX_SHARDS};
 use crate::seq;
 
@@ -75,7 +75,7 @@ pub struct GroupTable {
     groups: std::collections::VecDeque<Group>,
     /// Shard buffers of ended groups, for reuse.
     spare: Vec<Vec<u8>>,
-    codes: Vec<Code>,
+    codes: CodeCache,
 }
 
 impl GroupTable {
@@ -85,7 +85,7 @@ impl GroupTable {
             limits,
             groups: std::collections::VecDeque::with_capacity(limits.max_groups),
             spare: Vec::new(),
-            codes: Vec::new(),
+            codes: CodeCache::default(),
         }
     }
 
@@ -280,26 +280,6 @@ impl GroupTable {
         }
     }
 
-    fn code(&mut self, data: usize, parity: usize) -> Option<&Code> {
-        let position = match self
-            .codes
-            .iter()
-            .position(|c| c.data_shards() == data && c.parity_shards() == parity)
-        {
-            Some(p) => p,
-            None => {
-                // A handful of geometries are in use at a time (one for kcp-go); keep the
-                // cache small so a peer cycling through geometries cannot grow it.
-                if self.codes.len() >= 8 {
-                    self.codes.remove(0);
-                }
-                self.codes.push(Code::new(data, parity).ok()?);
-                self.codes.len() - 1
-            }
-        };
-        self.codes.get(position)
-    }
-
     fn recover(&mut self, position: usize, stats: &mut FecStats, deliver: &mut dyn FnMut(&[u8])) {
         let group = &self.groups[position];
         let (k, m) = group
@@ -319,7 +299,7 @@ impl GroupTable {
             slot.buf.resize(len, 0);
         }
         let missing: Vec<usize> = (0..k).filter(|&i| !slots[i].present).collect();
-        let rebuilt = match self.code(k, m) {
+        let rebuilt = match self.codes.get(k, m) {
             Some(code) => {
                 let mut views: Vec<(&mut [u8], bool)> = slots
                     .iter_mut()

@@ -35,9 +35,9 @@
 //! In the sealed mode the header sits inside the authenticated packet; in the simulator it can
 //! run bare.
 
-use super::galois::Code;
+use super::galois::CodeCache;
 use super::groups::{GroupTable, Limits, Placement};
-use super::{FecStats, Malformed, SIZE_LEN};
+use super::{FecConfigError, FecStats, Malformed, SIZE_LEN};
 
 /// Bytes of the header in front of a shard.
 pub const HEADER_LEN: usize = 8;
@@ -179,7 +179,7 @@ pub struct NativeFec {
     parity_base: u32,
     parity_written: usize,
     spare: Vec<Vec<u8>>,
-    codes: Vec<Code>,
+    codes: CodeCache,
     meter: LossMeter,
     /// What the peer last reported about the loss of our datagrams, in 1/256 units.
     peer_report: u8,
@@ -188,9 +188,11 @@ pub struct NativeFec {
 }
 
 impl NativeFec {
-    /// A fresh session's FEC.
-    pub fn new(config: NativeConfig) -> NativeFec {
-        NativeFec {
+    /// A fresh session's FEC; fails if `max_data` or `max_parity` is zero or they add up to
+    /// more than [`MAX_SHARDS`](super::MAX_SHARDS).
+    pub fn new(config: NativeConfig) -> Result<NativeFec, FecConfigError> {
+        super::check_geometry(config.max_data, config.max_parity)?;
+        Ok(NativeFec {
             table: GroupTable::new(config.limits),
             config,
             next_seq: 0,
@@ -200,11 +202,11 @@ impl NativeFec {
             parity_base: 0,
             parity_written: 0,
             spare: Vec::new(),
-            codes: Vec::new(),
+            codes: CodeCache::default(),
             meter: LossMeter::default(),
             peer_report: 0,
             stats: FecStats::default(),
-        }
+        })
     }
 
     /// Counters.
@@ -299,22 +301,6 @@ impl NativeFec {
         }
     }
 
-    fn code(&mut self, k: usize, m: usize) -> &Code {
-        let position = match self
-            .codes
-            .iter()
-            .position(|c| c.data_shards() == k && c.parity_shards() == m)
-        {
-            Some(p) => p,
-            None => {
-                self.codes
-                    .push(Code::new(k, m).expect("bounded by the config"));
-                self.codes.len() - 1
-            }
-        };
-        &self.codes[position]
-    }
-
     fn close_group(&mut self) {
         let Some(mut group) = self.group.take() else {
             return;
@@ -334,7 +320,7 @@ impl NativeFec {
             p.clear();
             p.resize(len, 0);
         }
-        let code = self.code(k, m);
+        let code = self.codes.get(k, m).expect("k and m are bounded by a checked config");
         for (i, shard) in group.shards.iter().enumerate() {
             code.accumulate(i, shard, &mut parity);
         }

@@ -244,9 +244,10 @@ impl Session {
             FecMode::Native(native_config) => {
                 let mut native_config = native_config.clone();
                 native_config.limits.max_shard_len = mtu as usize;
-                check_native(&native_config).map_err(SessionError::Fec)?;
                 (
-                    Fec::Native(Box::new(NativeFec::new(native_config))),
+                    Fec::Native(Box::new(
+                        NativeFec::new(native_config).map_err(SessionError::Fec)?,
+                    )),
                     native::DATA_OVERHEAD,
                     native::BUDGET,
                     crate::arq::MAX_MTU,
@@ -534,10 +535,6 @@ impl Session {
             ..Snmp::default()
         }
     }
-}
-
-fn check_native(config: &NativeConfig) -> Result<(), FecConfigError> {
-    fec::check_geometry(config.max_data, config.max_parity)
 }
 
 impl crate::sim::Endpoint for Session {
