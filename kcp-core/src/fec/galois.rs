@@ -224,7 +224,7 @@ impl Code {
     /// Rebuilds the missing data shards in place. `shards` holds `data + parity` equal-length
     /// buffers and whether each is present. Returns whether it succeeded (it fails when
     /// fewer than `data` shards are present); on success every data shard is present.
-    pub fn reconstruct(&self, shards: &mut [(&mut [u8], bool)]) -> bool {
+    pub fn reconstruct(&self, shards: &mut [(Vec<u8>, bool)]) -> bool {
         self.rs.reconstruct_data(shards).is_ok()
     }
 }
@@ -237,8 +237,10 @@ pub struct CodeCache {
 }
 
 impl CodeCache {
-    /// Codes kept at once; kcp-go uses one geometry, the native framing a few group sizes.
-    pub const CAPACITY: usize = 8;
+    /// Codes kept at once: kcp-go uses one geometry; the native framing varies the group size
+    /// with traffic and the parity count with loss, and rebuilding a code costs a matrix
+    /// inversion and allocations, so it keeps a few dozen.
+    pub const CAPACITY: usize = 32;
 
     /// The `(data, parity)` code; `None` if the geometry is invalid.
     pub fn get(&mut self, data: usize, parity: usize) -> Option<&Code> {

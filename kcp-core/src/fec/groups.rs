@@ -76,6 +76,8 @@ pub struct GroupTable {
     /// Shard buffers of ended groups, for reuse.
     spare: Vec<Vec<u8>>,
     codes: CodeCache,
+    /// Buffers lent to the code during a rebuild, and whether each was present.
+    scratch: Vec<(Vec<u8>, bool)>,
 }
 
 impl GroupTable {
@@ -86,6 +88,7 @@ impl GroupTable {
             groups: std::collections::VecDeque::with_capacity(limits.max_groups),
             spare: Vec::new(),
             codes: CodeCache::default(),
+            scratch: Vec::new(),
         }
     }
 
@@ -298,20 +301,24 @@ impl GroupTable {
             // kcp-go pads every shard with zeros to the group's parity length.
             slot.buf.resize(len, 0);
         }
-        let missing: Vec<usize> = (0..k).filter(|&i| !slots[i].present).collect();
-        let rebuilt = match self.codes.get(k, m) {
-            Some(code) => {
-                let mut views: Vec<(&mut [u8], bool)> = slots
-                    .iter_mut()
-                    .map(|s| (s.buf.as_mut_slice(), s.present))
-                    .collect();
-                code.reconstruct(&mut views)
-            }
-            None => false,
-        };
+        // The code works on owned buffers lent to a scratch list kept across calls, so a
+        // rebuild allocates nothing.
+        self.scratch.clear();
+        self.scratch.extend(
+            slots
+                .iter_mut()
+                .map(|s| (std::mem::take(&mut s.buf), s.present)),
+        );
+        let rebuilt = self
+            .codes
+            .get(k, m)
+            .is_some_and(|code| code.reconstruct(&mut self.scratch));
+        for (slot, (buf, _)) in slots.iter_mut().zip(self.scratch.drain(..)) {
+            slot.buf = buf;
+        }
         if rebuilt {
-            for i in missing {
-                match shard_payload(&slots[i].buf) {
+            for slot in slots.iter().take(k).filter(|s| !s.present) {
+                match shard_payload(&slot.buf) {
                     Some(payload) => {
                         stats.recovered += 1;
                         deliver(payload);

@@ -179,6 +179,8 @@ pub struct NativeFec {
     parity_base: u32,
     parity_written: usize,
     spare: Vec<Vec<u8>>,
+    /// The empty list the next group's shard copies go in (kept for its capacity).
+    shard_list: Vec<Vec<u8>>,
     codes: CodeCache,
     meter: LossMeter,
     /// What the peer last reported about the loss of our datagrams, in 1/256 units.
@@ -202,6 +204,7 @@ impl NativeFec {
             parity_base: 0,
             parity_written: 0,
             spare: Vec::new(),
+            shard_list: Vec::new(),
             codes: CodeCache::default(),
             meter: LossMeter::default(),
             peer_report: 0,
@@ -245,7 +248,7 @@ impl NativeFec {
             self.group = Some(OpenGroup {
                 base: self.next_seq,
                 deadline: now.wrapping_add(deadline),
-                shards: Vec::with_capacity(self.config.max_data),
+                shards: std::mem::take(&mut self.shard_list),
             });
         }
         let (kind, offset, position) = match &self.group {
@@ -313,23 +316,29 @@ impl NativeFec {
             self.config.max_parity,
         );
         let len = group.shards.iter().map(Vec::len).max().unwrap_or(0);
-        let mut parity = std::mem::take(&mut self.parity);
-        parity.truncate(m);
-        parity.resize_with(m, Vec::new);
-        for p in &mut parity {
+        // Parity buffers are kept across groups (only the first `m` are used) so closing a
+        // group allocates nothing once they have grown.
+        if self.parity.len() < m {
+            self.parity.resize_with(m, Vec::new);
+        }
+        let parity = &mut self.parity[..m];
+        for p in parity.iter_mut() {
             p.clear();
             p.resize(len, 0);
         }
-        let code = self.codes.get(k, m).expect("k and m are bounded by a checked config");
+        let code = self
+            .codes
+            .get(k, m)
+            .expect("k and m are bounded by a checked config");
         for (i, shard) in group.shards.iter().enumerate() {
-            code.accumulate(i, shard, &mut parity);
+            code.accumulate(i, shard, parity);
         }
-        self.parity = parity;
         self.parity_geometry = (k, m);
         self.parity_base = group.base;
         self.parity_written = 0;
         self.spare.append(&mut group.shards);
         self.spare.truncate(self.config.max_data);
+        self.shard_list = group.shards;
     }
 
     /// Whether parity packets are waiting to be written out.
