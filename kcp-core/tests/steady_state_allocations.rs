@@ -254,10 +254,12 @@ fn bulk_transfers_allocate_nothing_per_packet() {
         ];
         for (name, allocations) in counts {
             println!("{name}: {allocations} allocations for 20,000 segments at {loss} loss");
-            // FEC rebuilds allocate only when a loss pattern is new to the Reed-Solomon crate's
-            // decode-matrix cache (at most one inversion per pattern: 377 patterns for 10+3).
-            let limit = if name.contains("kcpgo") && loss > 0.0 {
-                400
+            // FEC rebuilds allocate when a loss pattern is missing from the Reed-Solomon crate's
+            // decode-matrix cache (254 patterns per geometry; 10+3 has 377 patterns of up to
+            // three losses, native 16+4 groups far more): a few percent of segments, never one
+            // per packet.
+            let limit = if name.contains("session") && loss > 0.0 {
+                1_000
             } else {
                 200
             };
