@@ -254,6 +254,12 @@ impl Session {
                 )
             }
         };
+        // kcp-go's buffers (and the xor cipher's table) end at 1500 bytes.
+        let max_mtu = if crypto.is_some() {
+            KCP_GO_MAX_MTU
+        } else {
+            max_mtu
+        };
         let overhead = (protection_len + fec_overhead) as u32;
         let min = overhead + crate::arq::MIN_MTU;
         if !(min..=max_mtu).contains(&mtu) {
