@@ -170,3 +170,28 @@ impl Snmp {
             .join(",")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Snmp;
+
+    #[test]
+    fn csv_columns_follow_kcptun() {
+        let header = Snmp::csv_header();
+        assert!(header.starts_with("Unix,BytesSent,BytesReceived,MaxConn,"));
+        assert!(header.ends_with(",FECErrs,FECRecovered,FECShortShards"));
+        let snmp = Snmp::from_values(std::array::from_fn(|i| i as u64 + 1));
+        assert_eq!(snmp.bytes_sent, 1);
+        assert_eq!(snmp.fec_short_shards, 24);
+        let row = snmp.csv_row(1_700_000_000);
+        assert_eq!(row.split(',').count(), 25);
+        assert!(row.starts_with("1700000000,1,2,3,"));
+    }
+
+    #[test]
+    fn sets_add_counter_by_counter() {
+        let mut total = Snmp::from_values([1; 24]);
+        total.add(&Snmp::from_values(std::array::from_fn(|i| i as u64)));
+        assert_eq!(total.values(), std::array::from_fn(|i| i as u64 + 1));
+    }
+}
