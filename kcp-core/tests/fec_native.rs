@@ -193,3 +193,57 @@ fn malformed_datagrams_are_counted_and_rejected() {
         .unwrap();
     assert_eq!(b.stats().malformed - before, 6);
 }
+
+#[test]
+fn unusable_settings_are_refused_up_front() {
+    use kcp_core::fec::groups::Limits;
+    use kcp_core::fec::kcpgo::KcpGoDecoder;
+    use kcp_core::fec::FecConfigError;
+
+    let refused = |config: NativeConfig| NativeFec::new(config).err();
+    let base = NativeConfig::default();
+    assert_eq!(
+        refused(NativeConfig {
+            min_deadline: 50,
+            max_deadline: 10,
+            ..base.clone()
+        }),
+        Some(FecConfigError::Deadlines)
+    );
+    assert_eq!(
+        refused(NativeConfig {
+            target_residual: 1.5,
+            ..base.clone()
+        }),
+        Some(FecConfigError::Probability)
+    );
+    assert_eq!(
+        refused(NativeConfig {
+            min_loss: f64::NAN,
+            ..base.clone()
+        }),
+        Some(FecConfigError::Probability)
+    );
+    assert_eq!(
+        refused(NativeConfig {
+            max_parity: 0,
+            ..base.clone()
+        }),
+        Some(FecConfigError::Empty)
+    );
+    let no_groups = Limits {
+        max_groups: 0,
+        ..base.limits
+    };
+    assert_eq!(
+        refused(NativeConfig {
+            limits: no_groups,
+            ..base
+        }),
+        Some(FecConfigError::NoRoom)
+    );
+    assert_eq!(
+        KcpGoDecoder::new(10, 3, no_groups).err(),
+        Some(FecConfigError::NoRoom)
+    );
+}

@@ -81,15 +81,18 @@ pub struct GroupTable {
 }
 
 impl GroupTable {
-    /// An empty table.
-    pub fn new(limits: Limits) -> GroupTable {
-        GroupTable {
+    /// An empty table; fails if the limits leave room for no group or no shard.
+    pub fn new(limits: Limits) -> Result<GroupTable, super::FecConfigError> {
+        if limits.max_groups == 0 || limits.max_shard_len <= super::SIZE_LEN {
+            return Err(super::FecConfigError::NoRoom);
+        }
+        Ok(GroupTable {
             limits,
             groups: std::collections::VecDeque::with_capacity(limits.max_groups),
             spare: Vec::new(),
             codes: CodeCache::default(),
             scratch: Vec::new(),
-        }
+        })
     }
 
     /// The table's limits.

@@ -206,7 +206,7 @@ impl KcpGoDecoder {
             data,
             parity,
             wrap: wrap_point(data + parity),
-            table: GroupTable::new(limits),
+            table: GroupTable::new(limits)?,
             stats: FecStats::default(),
         })
     }

@@ -43,13 +43,19 @@ pub const SIZE_LEN: usize = 2;
 /// The largest number of shards (data + parity) in a group: the code works in GF(2^8).
 pub const MAX_SHARDS: usize = 256;
 
-/// A data and parity shard count that cannot be used.
+/// An FEC setting that cannot be used.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FecConfigError {
     /// No data shards, or no parity shards.
     Empty,
     /// More than [`MAX_SHARDS`] shards in a group.
     TooManyShards,
+    /// A group table with room for no group, or for no shard byte.
+    NoRoom,
+    /// A native deadline range whose shortest is longer than its longest.
+    Deadlines,
+    /// A native loss threshold or residual target outside 0..=1.
+    Probability,
 }
 
 impl fmt::Display for FecConfigError {
@@ -63,6 +69,15 @@ impl fmt::Display for FecConfigError {
                     f,
                     "FEC groups hold at most {MAX_SHARDS} shards (data + parity)"
                 )
+            }
+            FecConfigError::NoRoom => {
+                f.write_str("the FEC group table needs room for a group and its shards")
+            }
+            FecConfigError::Deadlines => {
+                f.write_str("the shortest FEC group deadline is longer than the longest")
+            }
+            FecConfigError::Probability => {
+                f.write_str("FEC loss threshold and residual target must lie in 0..=1")
             }
         }
     }

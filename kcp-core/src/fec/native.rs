@@ -191,11 +191,21 @@ pub struct NativeFec {
 
 impl NativeFec {
     /// A fresh session's FEC; fails if `max_data` or `max_parity` is zero or they add up to
-    /// more than [`MAX_SHARDS`](super::MAX_SHARDS).
+    /// more than [`MAX_SHARDS`](super::MAX_SHARDS), if the deadline range is backwards, if a
+    /// probability lies outside 0..=1, or if the group table has no room.
     pub fn new(config: NativeConfig) -> Result<NativeFec, FecConfigError> {
         super::check_geometry(config.max_data, config.max_parity)?;
+        if config.min_deadline > config.max_deadline {
+            return Err(FecConfigError::Deadlines);
+        }
+        if ![config.min_loss, config.target_residual]
+            .iter()
+            .all(|p| (0.0..=1.0).contains(p))
+        {
+            return Err(FecConfigError::Probability);
+        }
         Ok(NativeFec {
-            table: GroupTable::new(config.limits),
+            table: GroupTable::new(config.limits)?,
             config,
             next_seq: 0,
             group: None,
@@ -215,6 +225,11 @@ impl NativeFec {
     /// Counters.
     pub fn stats(&self) -> &FecStats {
         &self.stats
+    }
+
+    /// The receiver's groups (see [`GroupTable`]).
+    pub fn groups(&self) -> &GroupTable {
+        &self.table
     }
 
     /// The loss of our datagrams the peer last reported (0..1).
