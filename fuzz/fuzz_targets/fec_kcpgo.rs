@@ -22,6 +22,9 @@
 
 #![no_main]
 
+mod fec_shared;
+
+use fec_shared::{Arrivals, Damage, Tally};
 use kcp_core::fec::groups::Limits;
 use kcp_core::fec::kcpgo::{
     KcpGoDecoder, KcpGoEncoder, Packet, DATA_OVERHEAD, FLAG_DATA, FLAG_PARITY, HEADER_LEN,
@@ -40,7 +43,7 @@ struct Scenario {
     max_groups: u8,
     /// Milliseconds a group may stay open.
     max_age: u16,
-    /// Longest shard accepted: `2 + 6 * max_shard_len` bytes (2..=1532).
+    /// Longest shard accepted: `2 + 6 * max_shard_len` bytes, at least 3 (3..=1532).
     max_shard_len: u8,
     /// The sender's first seqid (moved to the start of its group); near `u32::MAX` it crosses
     /// the wrap.
@@ -94,11 +97,11 @@ enum Frame {
 fuzz_target!(|scenario: Scenario| {
     let k = 1 + usize::from(scenario.data % 20);
     let m = 1 + usize::from(scenario.parity % 10);
-    let limits = Limits {
-        max_groups: 1 + usize::from(scenario.max_groups % 8),
-        max_age: u32::from(scenario.max_age),
-        max_shard_len: 2 + 6 * usize::from(scenario.max_shard_len),
-    };
+    let limits = fec_shared::limits(
+        1 + usize::from(scenario.max_groups % 8),
+        scenario.max_age,
+        scenario.max_shard_len,
+    );
     let mut encoder = KcpGoEncoder::new(k, m).expect("1..=20 + 1..=10 is a valid geometry");
     encoder.set_next_seqid(scenario.first_seqid);
     let base = encoder.next_seqid();
@@ -135,43 +138,20 @@ fuzz_target!(|scenario: Scenario| {
     }
 
     for (g, log) in network.groups.iter().enumerate() {
-        if log.touched {
+        if log.arrivals.touched {
             continue;
         }
-        let lost = log.dropped.len();
         let lost_data: Vec<&[u8]> = log
             .dropped
             .iter()
             .filter(|&&pos| pos < k)
             .map(|&pos| &sent[g * (k + m) + pos][DATA_OVERHEAD..])
             .collect();
-        let rebuilt: Vec<&[u8]> = log.rebuilt.iter().map(Vec::as_slice).collect();
-        if lost > m {
-            assert!(
-                rebuilt.is_empty(),
-                "group {g} lost {lost} > {m} shards yet rebuilt some"
-            );
-        } else if log.span().is_some_and(|span| span <= limits.max_age) {
-            // Parity arrives after all the data, so the group becomes recoverable only once
-            // every data packet that will ever arrive has: what is missing is what was lost.
-            assert_eq!(
-                rebuilt, lost_data,
-                "group {g}: rebuilt packets differ from the lost ones"
-            );
-        }
-        // Else the group may have been abandoned for its age before it was recoverable.
+        log.arrivals
+            .check_rebuilt(g, log.dropped.len(), m, &lost_data, limits.max_age);
     }
-    if network.groups.iter().all(|log| !log.touched) {
-        let stats = clean.decoder.stats();
-        assert_eq!(
-            stats.malformed, 0,
-            "an undamaged stream has nothing malformed"
-        );
-        assert_eq!(stats.duplicate, 0, "an undamaged stream has no duplicates");
-        assert_eq!(
-            stats.errors, 0,
-            "an undamaged stream rebuilds without errors"
-        );
+    if network.groups.iter().all(|log| !log.arrivals.touched) {
+        fec_shared::check_undamaged(clean.decoder.stats());
     }
 });
 
@@ -183,12 +163,11 @@ fn send(encoder: &mut KcpGoEncoder, groups: usize, lens: &[u16], max_shard: usiz
     let mut out = vec![0u8; HEADER_LEN + max_shard];
     for n in 0..groups * k {
         let len = lens.get(n % lens.len().max(1)).copied().unwrap_or(100);
-        // The shard is the size field and the KCP bytes; it must fit the receiver's limit.
-        let len = usize::from(len) % (max_shard - SIZE_LEN + 1);
-        let mut packet = vec![0u8; DATA_OVERHEAD + len];
-        for (i, byte) in packet[DATA_OVERHEAD..].iter_mut().enumerate() {
-            *byte = ((n * 1000 + i) % 251) as u8;
-        }
+        let mut packet = vec![0u8; DATA_OVERHEAD];
+        packet.extend(fec_shared::kcp_bytes(
+            n,
+            fec_shared::kcp_len(len, max_shard),
+        ));
         encoder.encode_data(&mut packet);
         sent.push(packet);
         while let Some(len) = encoder.next_parity(&mut out) {
@@ -218,8 +197,7 @@ fn frame(frame: Frame, bytes: &[u8], base: u32) -> Vec<u8> {
     datagram[0..4].copy_from_slice(&base.wrapping_add(u32::from(offset)).to_le_bytes());
     datagram[4..6].copy_from_slice(&flag.to_le_bytes());
     if let Frame::Data { fit: true, .. } = frame {
-        let size = u16::try_from(datagram.len() - HEADER_LEN).unwrap_or(u16::MAX);
-        datagram[HEADER_LEN..DATA_OVERHEAD].copy_from_slice(&size.to_le_bytes());
+        fec_shared::fit_size_field(&mut datagram, HEADER_LEN);
     }
     datagram
 }
@@ -229,19 +207,8 @@ fn frame(frame: Frame, bytes: &[u8], base: u32) -> Vec<u8> {
 struct GroupLog {
     /// Positions of the packets lost, in order.
     dropped: Vec<usize>,
-    /// Some packet of the group arrived damaged.
-    touched: bool,
-    /// When its first and last packets reached the decoder.
-    first: Option<u32>,
-    last: u32,
-    /// KCP bytes the clean decoder rebuilt while taking this group's packets.
-    rebuilt: Vec<Vec<u8>>,
-}
-
-impl GroupLog {
-    fn span(&self) -> Option<u32> {
-        self.first.map(|first| self.last.wrapping_sub(first))
-    }
+    /// How the rest of its packets reached the clean decoder.
+    arrivals: Arrivals,
 }
 
 /// The sender's packets on their way, one at a time, with the fates the input gave them.
@@ -266,36 +233,27 @@ impl Network<'_> {
         let log = &mut self.groups[n / (self.k + self.m)];
         let position = n % (self.k + self.m);
         let mut datagram = packet.clone();
-        // Every packet is longer than its header: data carry a size field, parity a shard of
-        // at least that.
-        let body = datagram.len() - HEADER_LEN;
-        let wait = match self
+        let (wait, damage) = match self
             .fates
             .get(n)
             .copied()
             .unwrap_or(Fate::Deliver { wait: 0 })
         {
-            Fate::Deliver { wait } => wait,
+            Fate::Deliver { wait } => (wait, None),
             Fate::Drop => {
                 log.dropped.push(position);
                 return;
             }
-            Fate::Corrupt { wait, at, xor } => {
-                datagram[HEADER_LEN + usize::from(at) % body] ^= xor.max(1);
-                log.touched = true;
-                wait
-            }
-            Fate::Truncate { wait, keep } => {
-                datagram.truncate(HEADER_LEN + usize::from(keep) % body);
-                log.touched = true;
-                wait
-            }
+            Fate::Corrupt { wait, at, xor } => (wait, Some(Damage::Corrupt { at, xor })),
+            Fate::Truncate { wait, keep } => (wait, Some(Damage::Truncate { keep })),
         };
+        if let Some(damage) = damage {
+            damage.apply(&mut datagram, HEADER_LEN);
+            log.arrivals.touched = true;
+        }
         self.now = self.now.wrapping_add(u32::from(wait));
-        log.first.get_or_insert(self.now);
-        log.last = self.now;
-        // The header is intact, so whatever the clean decoder rebuilds now is of this group.
-        log.rebuilt.extend(clean.feed(self.now, &datagram));
+        log.arrivals
+            .arrived(self.now, clean.feed(self.now, &datagram));
         mixed.feed(self.now, &datagram);
     }
 }
@@ -303,20 +261,16 @@ impl Network<'_> {
 /// A decoder and what it was fed, checked after every datagram.
 struct Checked {
     decoder: KcpGoDecoder,
-    limits: Limits,
-    data_in: u64,
-    parity_in: u64,
-    rebuilt: u64,
+    max_groups: usize,
+    tally: Tally,
 }
 
 impl Checked {
     fn new(k: usize, m: usize, limits: Limits) -> Checked {
         Checked {
             decoder: KcpGoDecoder::new(k, m, limits).expect("a valid geometry"),
-            limits,
-            data_in: 0,
-            parity_in: 0,
-            rebuilt: 0,
+            max_groups: limits.max_groups,
+            tally: Tally::new(limits),
         }
     }
 
@@ -333,80 +287,43 @@ impl Checked {
                 );
             }
         }
-        let mut rebuilt = Vec::new();
-        let most = self.limits.max_shard_len - SIZE_LEN;
-        let result = self.decoder.input(now, packet, &mut |kcp| {
-            assert!(
-                kcp.len() <= most,
-                "rebuilt {} bytes, more than a shard holds",
-                kcp.len()
-            );
-            rebuilt.push(kcp.to_vec());
-        });
+        let decoder = &mut self.decoder;
+        let (result, rebuilt) = self.tally.input(|sink| decoder.input(now, packet, sink));
         match packet {
             Packet::Raw(_) => assert_eq!(result, Ok(None), "raw packets are not looked at"),
             Packet::Parity { .. } => {
-                self.parity_in += 1;
+                self.tally.parity_in += 1;
                 assert_eq!(result, Ok(None), "parity has no KCP bytes of its own");
             }
             Packet::Data { shard, .. } => {
-                self.data_in += 1;
-                // `[size u16][KCP bytes]`, size counting itself: anything else is malformed.
-                let size = match *shard {
-                    [a, b, ..] => usize::from(u16::from_le_bytes([a, b])),
-                    _ => 0,
-                };
-                if (SIZE_LEN..=shard.len()).contains(&size) {
+                self.tally.data_in += 1;
+                if let Some(size) = fec_shared::declared_size(shard) {
                     let kcp = result.expect("a data packet with a possible size is accepted");
                     let kcp = kcp.expect("a data packet has KCP bytes");
-                    assert_eq!(kcp.len(), size - SIZE_LEN, "not the declared length");
+                    assert_eq!(kcp.len() + SIZE_LEN, size, "not the declared length");
                     assert!(DATA_OVERHEAD + kcp.len() <= datagram.len());
                     assert_eq!(kcp, &datagram[DATA_OVERHEAD..DATA_OVERHEAD + kcp.len()]);
                 } else {
                     assert_eq!(
                         result,
                         Err(Malformed),
-                        "size {size} in a {}-byte shard",
+                        "impossible size field in a {}-byte shard",
                         shard.len()
                     );
                 }
             }
         }
-        self.rebuilt += rebuilt.len() as u64;
 
         let groups = self.decoder.groups();
         assert!(
-            groups.len() <= self.limits.max_groups,
+            groups.len() <= self.max_groups,
             "{} groups remembered",
             groups.len()
         );
         assert!(groups.open_groups() <= groups.len());
-        let stats = self.decoder.stats();
-        assert_eq!(stats.data_shards_in, self.data_in);
-        assert_eq!(stats.parity_shards_in, self.parity_in);
-        assert_eq!(
-            stats.recovered, self.rebuilt,
-            "every rebuilt packet is counted"
-        );
-        let shards = self.data_in + self.parity_in;
-        // A shard is dropped for one reason at most.
-        assert!(
-            stats.malformed + stats.late + stats.duplicate <= shards,
-            "{stats:?}"
-        );
-        // A group is rebuilt once, from at least as many parity shards as it misses data
-        // shards; a failed rebuild counts one error per attempt.
-        assert!(
-            stats.recovered + stats.errors <= self.parity_in,
-            "{stats:?}"
-        );
-        // Each abandoned group was opened by a shard.
-        assert!(stats.abandoned_groups <= shards, "{stats:?}");
-        assert_eq!(stats.parity_shards_out, 0, "a decoder sends nothing");
-        assert_eq!(
-            stats.groups_closed_by_deadline, 0,
-            "kcp-go groups have no deadline"
-        );
+        // Raw packets are not looked at, so only shards can be dropped.
+        let shards = self.tally.data_in + self.tally.parity_in;
+        self.tally.check(self.decoder.stats(), shards);
         rebuilt
     }
 }

@@ -27,9 +27,11 @@
 
 #![no_main]
 
+mod fec_shared;
+
 use std::collections::BTreeMap;
 
-use kcp_core::fec::groups::Limits;
+use fec_shared::{Arrivals, Damage, Tally};
 use kcp_core::fec::native::{DATA_OVERHEAD, HEADER_LEN, PARITY_OVERHEAD};
 use kcp_core::fec::{Malformed, NativeConfig, NativeFec, SIZE_LEN};
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
@@ -59,7 +61,7 @@ struct Scenario {
     max_groups: u8,
     /// Milliseconds a group may stay open at a receiver.
     max_age: u16,
-    /// Longest shard accepted: `2 + 6 * max_shard_len` bytes (2..=1532).
+    /// Longest shard accepted: `2 + 6 * max_shard_len` bytes, at least 3 (3..=1532).
     max_shard_len: u8,
     /// The clock at the start.
     clock: u32,
@@ -124,11 +126,11 @@ fuzz_target!(|scenario: Scenario| {
         max_deadline: min_deadline + u32::from(scenario.deadline_range),
         min_loss: f64::from(scenario.min_loss % 16) / 256.0,
         target_residual: 0.5f64.powi(1 + i32::from(scenario.target % 20)),
-        limits: Limits {
-            max_groups: 1 + usize::from(scenario.max_groups % 32),
-            max_age: u32::from(scenario.max_age),
-            max_shard_len: 2 + 6 * usize::from(scenario.max_shard_len),
-        },
+        limits: fec_shared::limits(
+            1 + usize::from(scenario.max_groups % 32),
+            scenario.max_age,
+            scenario.max_shard_len,
+        ),
     };
     let limits = config.limits;
     let mut sender = NativeFec::new(config.clone()).expect("a valid geometry");
@@ -153,11 +155,10 @@ fuzz_target!(|scenario: Scenario| {
     for op in &scenario.ops {
         match *op {
             Op::Send { len, carries_data } => {
-                let len = usize::from(len) % (limits.max_shard_len - SIZE_LEN + 1);
+                let len = fec_shared::kcp_len(len, limits.max_shard_len);
                 packet.clear();
                 packet.resize(DATA_OVERHEAD, 0);
-                let n = wire.sent;
-                packet.extend((0..len).map(|i| ((n * 1000 + i) % 251) as u8));
+                packet.extend(fec_shared::kcp_bytes(wire.sent, len));
                 sender.encode(now, srtt, &mut packet, carries_data);
                 wire.carry(now, &packet, Some(carries_data), &mut clean, &mut mixed);
             }
@@ -201,12 +202,14 @@ fuzz_target!(|scenario: Scenario| {
     }
 
     for (id, group) in &wire.groups {
-        if group.touched {
+        if group.arrivals.touched {
             continue;
         }
-        let rebuilt: Vec<&[u8]> = group.rebuilt.iter().map(Vec::as_slice).collect();
         let Some((k, m)) = group.geometry else {
-            assert!(rebuilt.is_empty(), "group {id} rebuilt without parity");
+            assert!(
+                group.arrivals.rebuilt.is_empty(),
+                "group {id} rebuilt without parity"
+            );
             continue;
         };
         let lost = group.data.iter().filter(|d| d.dropped).count() + group.parity_dropped;
@@ -217,32 +220,12 @@ fuzz_target!(|scenario: Scenario| {
             .map(|d| d.kcp.as_slice())
             .collect();
         assert_eq!(group.data.len(), k);
-        if lost > m {
-            assert!(
-                rebuilt.is_empty(),
-                "group {id} lost {lost} > {m} shards yet rebuilt some"
-            );
-        } else if group.span().is_some_and(|span| span <= limits.max_age) {
-            // Parity follows all the group's data, so what is missing when the group becomes
-            // recoverable is what was lost.
-            assert_eq!(
-                rebuilt, lost_data,
-                "group {id}: rebuilt packets differ from the lost ones"
-            );
-        }
-        // Else the group may have been abandoned for its age before it was recoverable.
+        group
+            .arrivals
+            .check_rebuilt(id, lost, m, &lost_data, limits.max_age);
     }
-    if wire.groups.values().all(|group| !group.touched) && !wire.damaged_plain {
-        let stats = clean.fec.stats();
-        assert_eq!(
-            stats.malformed, 0,
-            "an undamaged stream has nothing malformed"
-        );
-        assert_eq!(stats.duplicate, 0, "an undamaged stream has no duplicates");
-        assert_eq!(
-            stats.errors, 0,
-            "an undamaged stream rebuilds without errors"
-        );
+    if wire.groups.values().all(|group| !group.arrivals.touched) && !wire.damaged_plain {
+        fec_shared::check_undamaged(clean.fec.stats());
     }
 });
 
@@ -267,8 +250,7 @@ fn frame_bytes(frame: Frame, bytes: &[u8], next_seq: u32) -> Vec<u8> {
     datagram[0..4].copy_from_slice(&seq.to_le_bytes());
     datagram[4..8].copy_from_slice(&[kind % 4, offset, position, report]);
     if fit && kind % 4 != PARITY {
-        let size = u16::try_from(datagram.len() - HEADER_LEN).unwrap_or(u16::MAX);
-        datagram[HEADER_LEN..DATA_OVERHEAD].copy_from_slice(&size.to_le_bytes());
+        fec_shared::fit_size_field(&mut datagram, HEADER_LEN);
     }
     datagram
 }
@@ -291,18 +273,8 @@ struct GroupLog {
     geometry: Option<(usize, usize)>,
     parity_sent: usize,
     parity_dropped: usize,
-    touched: bool,
-    /// When its first and last shards reached the clean receiver.
-    first: Option<u32>,
-    last: u32,
-    /// KCP bytes the clean receiver rebuilt while taking this group's shards.
-    rebuilt: Vec<Vec<u8>>,
-}
-
-impl GroupLog {
-    fn span(&self) -> Option<u32> {
-        self.first.map(|first| self.last.wrapping_sub(first))
-    }
+    /// How its datagrams reached the clean receiver.
+    arrivals: Arrivals,
 }
 
 /// Carries the sender's datagrams to the receivers, checking their headers on the way.
@@ -404,9 +376,8 @@ impl Wire<'_> {
 
         let in_group = header.kind != PLAIN;
         let mut datagram = datagram.to_vec();
-        let body = datagram.len() - HEADER_LEN;
-        match self.fates.get(n).copied().unwrap_or(Fate::Deliver) {
-            Fate::Deliver => {}
+        let damage = match self.fates.get(n).copied().unwrap_or(Fate::Deliver) {
+            Fate::Deliver => None,
             Fate::Drop => {
                 if let Some(group) = self.groups.get_mut(&group_id).filter(|_| in_group) {
                     match group.data.last_mut() {
@@ -416,24 +387,19 @@ impl Wire<'_> {
                 }
                 return;
             }
+            Fate::Corrupt { at, xor } => Some(Damage::Corrupt { at, xor }),
+            Fate::Truncate { keep } => Some(Damage::Truncate { keep }),
+        };
+        if let Some(damage) = damage {
             // Every datagram has a size field or `k` and `m` after its header.
-            Fate::Corrupt { at, xor } => {
-                datagram[HEADER_LEN + usize::from(at) % body] ^= xor.max(1);
-                self.touch(in_group, group_id);
-            }
-            Fate::Truncate { keep } => {
-                datagram.truncate(HEADER_LEN + usize::from(keep) % body);
-                self.touch(in_group, group_id);
-            }
+            damage.apply(&mut datagram, HEADER_LEN);
+            self.touch(in_group, group_id);
         }
-        // The header is intact, so whatever the clean receiver rebuilds now is of this group
-        // (plain datagrams join none and rebuild nothing).
+        // Plain datagrams join no group and rebuild nothing.
         let rebuilt = clean.feed(now, &datagram);
         if in_group {
             let group = self.groups.get_mut(&group_id).expect("logged above");
-            group.first.get_or_insert(now);
-            group.last = now;
-            group.rebuilt.extend(rebuilt);
+            group.arrivals.arrived(now, rebuilt);
         } else {
             assert!(rebuilt.is_empty(), "a plain datagram rebuilt something");
         }
@@ -442,7 +408,11 @@ impl Wire<'_> {
 
     fn touch(&mut self, in_group: bool, group_id: u32) {
         if in_group {
-            self.groups.get_mut(&group_id).expect("logged").touched = true;
+            self.groups
+                .get_mut(&group_id)
+                .expect("logged")
+                .arrivals
+                .touched = true;
         } else {
             self.damaged_plain = true;
         }
@@ -486,18 +456,11 @@ fn expected(datagram: &[u8]) -> Expected {
     };
     let shard = &datagram[HEADER_LEN..];
     match header.kind {
-        PLAIN | DATA => match *shard {
-            [a, b, ..] => {
-                let size = usize::from(u16::from_le_bytes([a, b]));
-                if (SIZE_LEN..=shard.len()).contains(&size) {
-                    Expected::Kcp {
-                        end: HEADER_LEN + size,
-                    }
-                } else {
-                    Expected::Malformed
-                }
-            }
-            _ => Expected::Malformed,
+        PLAIN | DATA => match fec_shared::declared_size(shard) {
+            Some(size) => Expected::Kcp {
+                end: HEADER_LEN + size,
+            },
+            None => Expected::Malformed,
         },
         PARITY if datagram.len() >= PARITY_OVERHEAD => Expected::Parity,
         _ => Expected::Malformed,
@@ -507,79 +470,37 @@ fn expected(datagram: &[u8]) -> Expected {
 /// A receiver and what it was fed, checked after every datagram.
 struct Checked {
     fec: NativeFec,
-    limits: Limits,
     fed: u64,
-    data_in: u64,
-    parity_in: u64,
-    rebuilt: u64,
+    tally: Tally,
 }
 
 impl Checked {
     fn new(config: &NativeConfig) -> Checked {
         Checked {
             fec: NativeFec::new(config.clone()).expect("a valid geometry"),
-            limits: config.limits,
             fed: 0,
-            data_in: 0,
-            parity_in: 0,
-            rebuilt: 0,
+            tally: Tally::new(config.limits),
         }
     }
 
     /// Feeds one datagram and returns the KCP bytes it rebuilt.
     fn feed(&mut self, now: u32, datagram: &[u8]) -> Vec<Vec<u8>> {
-        let mut rebuilt = Vec::new();
-        let most = self.limits.max_shard_len - SIZE_LEN;
-        let result = self.fec.input(now, datagram, &mut |kcp| {
-            assert!(
-                kcp.len() <= most,
-                "rebuilt {} bytes, more than a shard holds",
-                kcp.len()
-            );
-            rebuilt.push(kcp.to_vec());
-        });
+        let fec = &mut self.fec;
+        let (result, rebuilt) = self.tally.input(|sink| fec.input(now, datagram, sink));
         self.fed += 1;
         match expected(datagram) {
             Expected::Kcp { end } => {
-                self.data_in += 1;
+                self.tally.data_in += 1;
                 assert_eq!(result, Ok(Some(&datagram[DATA_OVERHEAD..end])));
             }
             Expected::Parity => {
-                self.parity_in += 1;
+                self.tally.parity_in += 1;
                 assert_eq!(result, Ok(None), "parity has no KCP bytes of its own");
             }
             Expected::Malformed => assert_eq!(result, Err(Malformed)),
         }
-        self.rebuilt += rebuilt.len() as u64;
-
-        assert!(
-            self.fec.stats().recovered == self.rebuilt,
-            "every rebuilt packet is counted"
-        );
-        let stats = self.fec.stats();
-        assert_eq!(stats.data_shards_in, self.data_in);
-        assert_eq!(stats.parity_shards_in, self.parity_in);
-        // A datagram is dropped for one reason at most.
-        assert!(
-            stats.malformed + stats.late + stats.duplicate <= self.fed,
-            "{stats:?}"
-        );
-        // A group is rebuilt once, from at least as many parity shards as it misses data
-        // shards; a failed rebuild counts one error per attempt.
-        assert!(
-            stats.recovered + stats.errors <= self.parity_in,
-            "{stats:?}"
-        );
-        // Each abandoned group was opened by a shard.
-        assert!(
-            stats.abandoned_groups <= self.data_in + self.parity_in,
-            "{stats:?}"
-        );
-        assert_eq!(stats.parity_shards_out, 0, "a receiver sends nothing");
-        assert_eq!(
-            stats.groups_closed_by_deadline, 0,
-            "a receiver closes no groups"
-        );
+        // Any datagram can be dropped, even one too short to hold a header.
+        self.tally.check(self.fec.stats(), self.fed);
         rebuilt
     }
 }
