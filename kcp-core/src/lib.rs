@@ -21,6 +21,7 @@
 pub mod arq;
 pub mod crypto;
 pub mod fec;
+pub mod sealed;
 pub mod seq;
 pub mod session;
 pub mod sim;
