@@ -52,9 +52,7 @@ impl Header {
         if datagram.len() < OVERHEAD {
             return None;
         }
-        let (&[kind, r0, r1, r2, r3, c0, c1, c2, c3], _) = datagram.split_first_chunk()? else {
-            return None;
-        };
+        let (&[kind, r0, r1, r2, r3, c0, c1, c2, c3], _) = datagram.split_first_chunk()?;
         Some(Header {
             kind,
             receiver: u32::from_le_bytes([r0, r1, r2, r3]),
