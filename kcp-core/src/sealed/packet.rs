@@ -18,9 +18,8 @@
 //!   datagrams cannot move the window. After [`FORGERY_LIMIT`] failed tags the key is spent
 //!   (the integrity limit for ChaCha20-Poly1305, RFC 9001 §6.6).
 
+use super::aead::{Aead, ChaChaPoly, NONCE_LEN};
 use super::replay::{expand_counter, Replay, ReplayWindow};
-use chacha20poly1305::aead::{AeadInOut, KeyInit};
-use chacha20poly1305::{ChaCha20Poly1305, Nonce, Tag};
 use core::fmt;
 use core::ops::Range;
 
@@ -67,8 +66,8 @@ impl Header {
     }
 }
 
-fn nonce(counter: u64) -> Nonce {
-    let mut n = Nonce::default();
+fn nonce(counter: u64) -> [u8; NONCE_LEN] {
+    let mut n = [0; NONCE_LEN];
     n[4..].copy_from_slice(&counter.to_le_bytes());
     n
 }
@@ -116,7 +115,7 @@ impl std::error::Error for OpenError {}
 
 /// One direction's sending key and counter.
 pub struct Sealer {
-    aead: ChaCha20Poly1305,
+    aead: Aead,
     next: u64,
 }
 
@@ -130,7 +129,7 @@ impl Sealer {
     /// A sealer on a fresh 32-byte key (from the handshake).
     pub fn new(key: &[u8; 32]) -> Sealer {
         Sealer {
-            aead: ChaCha20Poly1305::new(key.into()),
+            aead: Aead::new(key),
             next: 0,
         }
     }
@@ -162,18 +161,14 @@ impl Sealer {
         .write(header);
         let body_len = rest.len() - TAG_LEN;
         let (body, tag) = rest.split_at_mut(body_len);
-        let t = self
-            .aead
-            .encrypt_inout_detached(&nonce(counter), header, body.into())
-            .expect("a datagram is far below the AEAD's length limit");
-        tag.copy_from_slice(&t);
+        tag.copy_from_slice(&self.aead.seal(&nonce(counter), header, body));
         Ok(())
     }
 }
 
 /// One direction's receiving key, replay window and forgery count.
 pub struct Opener {
-    aead: ChaCha20Poly1305,
+    aead: Aead,
     window: ReplayWindow,
     forgeries: u64,
 }
@@ -191,7 +186,7 @@ impl Opener {
     /// An opener on a fresh 32-byte key (from the handshake).
     pub fn new(key: &[u8; 32]) -> Opener {
         Opener {
-            aead: ChaCha20Poly1305::new(key.into()),
+            aead: Aead::new(key),
             window: ReplayWindow::new(),
             forgeries: 0,
         }
@@ -220,12 +215,8 @@ impl Opener {
         let body_end = datagram.len() - TAG_LEN;
         let (head, rest) = datagram.split_at_mut(HEADER_LEN);
         let (body, tag) = rest.split_at_mut(body_end - HEADER_LEN);
-        let tag = Tag::try_from(&*tag).map_err(|_| OpenError::Short)?;
-        if self
-            .aead
-            .decrypt_inout_detached(&nonce(counter), head, body.into(), &tag)
-            .is_err()
-        {
+        let tag: &[u8; TAG_LEN] = (&*tag).try_into().map_err(|_| OpenError::Short)?;
+        if !self.aead.open(&nonce(counter), head, body, tag) {
             self.forgeries += 1;
             return Err(OpenError::Forged);
         }
