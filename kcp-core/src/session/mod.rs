@@ -198,6 +198,8 @@ pub struct Session {
     kcp: Kcp,
     fec: Fec,
     crypto: Option<LegacyCrypto>,
+    /// Bytes of the protection header (0 or the legacy 20).
+    protection_len: usize,
     /// Bytes in front of the KCP segments of a data datagram.
     offset: usize,
     /// Bytes of the datagram MTU the framing takes (can exceed `offset`: native parity).
@@ -276,6 +278,7 @@ impl Session {
             kcp,
             fec,
             crypto,
+            protection_len,
             offset: protection_len + fec_offset,
             overhead: overhead as usize,
             counters: Counters::default(),
@@ -441,7 +444,7 @@ impl Session {
     pub fn poll_transmit(&mut self, now: u32, buf: &mut [u8]) -> Option<usize> {
         let needed = self.max_datagram_size();
         assert!(buf.len() >= needed, "poll_transmit needs {needed} bytes");
-        let protection = self.offset - self.fec_offset();
+        let protection = self.protection_len;
         let len = match &mut self.fec {
             Fec::KcpGo(codec) if codec.0.has_parity() => {
                 protection + codec.0.next_parity(&mut buf[protection..])?
@@ -474,14 +477,6 @@ impl Session {
         self.counters.out_pkts += 1;
         self.counters.out_bytes += len as u64;
         Some(len)
-    }
-
-    fn fec_offset(&self) -> usize {
-        match self.fec {
-            Fec::Off => 0,
-            Fec::KcpGo(..) => kcpgo::DATA_OVERHEAD,
-            Fec::Native(_) => native::DATA_OVERHEAD,
-        }
     }
 
     /// The FEC layer's own counters (all zero with FEC off).
