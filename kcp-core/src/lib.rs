@@ -13,13 +13,19 @@
 //!   nonce + CRC-32 header, compatible ciphers, key derivation. Not authenticated.
 //! * [`Session`] (module [`session`]) — ARQ + FEC + protection for one peer, with the ARQ's
 //!   verbs and kcp-go's SNMP counters.
+//! * [`sealed`] — this project's own protection: a Noise handshake behind a stateless cookie,
+//!   ChaCha20-Poly1305 datagrams with a replay window, keys from a passphrase or a key file.
+//! * [`Endpoint`] (module [`endpoint`]) — many sealed sessions behind one socket: accept and
+//!   connect, demultiplexing by session id, keepalive, close, migration, limits.
 //! * [`sim`] — a seeded, virtual-time network (loss, delay, jitter, duplication, corruption,
-//!   bandwidth, blackholes) and a harness that drives two endpoints through it.
+//!   bandwidth, blackholes) and a harness that drives two endpoints through it; [`sim::net`]
+//!   adds addressed hosts for endpoints (spoofing, replay, hosts that move).
 //!
 //! Start with the [`arq`] module documentation: it lists the verbs and the contract on time.
 
 pub mod arq;
 pub mod crypto;
+pub mod endpoint;
 pub mod fec;
 pub mod sealed;
 pub mod seq;
@@ -30,4 +36,5 @@ pub mod wire;
 pub use arq::{
     Config, ConfigError, FlushMode, InputError, Kcp, Nodelay, RecvError, SendError, Stats,
 };
+pub use endpoint::{Endpoint, EndpointConfig};
 pub use session::{Session, SessionConfig};

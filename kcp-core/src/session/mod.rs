@@ -198,8 +198,10 @@ pub struct Session {
     kcp: Kcp,
     fec: Fec,
     crypto: Option<LegacyCrypto>,
-    /// Bytes of the protection header (0 or the legacy 20).
+    /// Bytes of the protection header (0, the legacy 20, or the sealed header).
     protection_len: usize,
+    /// Bytes left after the framing for a sealing caller's tag (0 otherwise).
+    tail: usize,
     /// Bytes in front of the KCP segments of a data datagram.
     offset: usize,
     /// Bytes of the datagram MTU the framing takes (can exceed `offset`: native parity).
@@ -219,11 +221,38 @@ impl Session {
             Protection::None => None,
             Protection::Legacy { cipher, key } => Some(LegacyCrypto::new(*cipher, key, nonce_seed)),
         };
-        let protection_len = if crypto.is_some() {
-            crypto::HEADER_LEN
+        let room = if crypto.is_some() {
+            (crypto::HEADER_LEN, 0)
         } else {
-            0
+            (0, 0)
         };
+        Session::build(conv, config, crypto, room)
+    }
+
+    /// A session without protection of its own whose datagrams leave `head` bytes in front and
+    /// `tail` bytes behind for a caller that seals them (the sealed endpoint). Incoming
+    /// datagrams are handed over already opened.
+    pub(crate) fn with_room(
+        conv: u32,
+        arq: &Config,
+        fec: &FecMode,
+        head: usize,
+        tail: usize,
+    ) -> Result<Session, SessionError> {
+        let config = SessionConfig {
+            arq: arq.clone(),
+            fec: fec.clone(),
+            protection: Protection::None,
+        };
+        Session::build(conv, &config, None, (head, tail))
+    }
+
+    fn build(
+        conv: u32,
+        config: &SessionConfig,
+        crypto: Option<LegacyCrypto>,
+        (protection_len, tail): (usize, usize),
+    ) -> Result<Session, SessionError> {
         let mtu = config.arq.mtu;
         let (fec, fec_offset, fec_overhead, max_mtu) = match &config.fec {
             FecMode::Off => (Fec::Off, 0, 0, KCP_GO_MAX_MTU),
@@ -262,7 +291,7 @@ impl Session {
         } else {
             max_mtu
         };
-        let overhead = (protection_len + fec_overhead) as u32;
+        let overhead = (protection_len + fec_overhead + tail) as u32;
         let min = overhead + crate::arq::MIN_MTU;
         if !(min..=max_mtu).contains(&mtu) {
             return Err(SessionError::Mtu {
@@ -279,6 +308,7 @@ impl Session {
             fec,
             crypto,
             protection_len,
+            tail,
             offset: protection_len + fec_offset,
             overhead: overhead as usize,
             counters: Counters::default(),
@@ -436,7 +466,8 @@ impl Session {
     }
 
     /// Writes the next datagram into `buf` and returns its length: pending parity first, then
-    /// whatever the ARQ has to send.
+    /// whatever the ARQ has to send. A session made for a sealing caller leaves its header
+    /// room in front and counts its tag room in the length.
     ///
     /// # Panics
     ///
@@ -474,6 +505,7 @@ impl Session {
         if let Some(crypto) = &mut self.crypto {
             crypto.seal(&mut buf[..len]);
         }
+        let len = len + self.tail;
         self.counters.out_pkts += 1;
         self.counters.out_bytes += len as u64;
         Some(len)

@@ -22,6 +22,7 @@
 //! ```
 
 mod link;
+pub mod net;
 mod rng;
 
 pub use link::{Bandwidth, Link, LinkConfig, LinkStats};
