@@ -15,9 +15,15 @@ pub(crate) const FIRST_RETRY: u64 = 250;
 pub(crate) const MAX_RETRY: u64 = 1000;
 /// Shortest gap between two path challenges of one session (ms).
 pub(crate) const CHALLENGE_GAP: u64 = 200;
-/// Close datagrams a closing session sends at most (one at once, the rest answering late
-/// datagrams).
-const CLOSE_SENDS: u8 = 4;
+/// Close datagrams a closing session sends at most: one at once, then more on a backing-off
+/// timer and in answer to datagrams that show the peer has not heard it. At 30 % loss all of
+/// them are lost about once in 15,000 closes.
+const CLOSE_SENDS: u8 = 8;
+/// Shortest gap between two close datagrams (ms), so that they do not all fall in one burst
+/// of loss.
+pub(crate) const CLOSE_GAP: u64 = 20;
+/// First timed resend of a close (ms); later ones back off within the linger time.
+const CLOSE_RETRY: u64 = 100;
 
 /// A datagram to send.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -54,10 +60,11 @@ pub(crate) struct Retry {
 
 impl Retry {
     pub(crate) fn new(now: u64) -> Retry {
-        Retry {
-            next: now,
-            gap: FIRST_RETRY,
-        }
+        Retry::starting_with(now, FIRST_RETRY)
+    }
+
+    pub(crate) fn starting_with(now: u64, gap: u64) -> Retry {
+        Retry { next: now, gap }
     }
 
     /// Whether a retry is due at `now`; if so the next one is scheduled further out.
@@ -115,6 +122,9 @@ pub(crate) struct Closing {
     pub(crate) until: u64,
     pub(crate) sends_left: u8,
     pub(crate) send_due: bool,
+    pub(crate) last_sent: Option<u64>,
+    /// Resends on a timer too, for a peer that is quiet and would not prompt one.
+    pub(crate) retry: Retry,
 }
 
 /// What a session's turn at the socket produced.
@@ -139,7 +149,9 @@ fn seal_control(
 }
 
 impl Live {
-    pub(crate) fn into_closing(self: Box<Live>, code: u32, until: u64) -> Closing {
+    pub(crate) fn into_closing(self: Box<Live>, code: u32, now: u64, until: u64) -> Closing {
+        let mut retry = Retry::starting_with(now, CLOSE_RETRY);
+        retry.due(now);
         Closing {
             sealer: self.sealer,
             opener: self.opener,
@@ -148,6 +160,8 @@ impl Live {
             until,
             sends_left: CLOSE_SENDS,
             send_due: true,
+            last_sent: None,
+            retry,
         }
     }
 
@@ -244,6 +258,7 @@ impl Conn {
                     return Output::Idle;
                 }
                 c.sends_left -= 1;
+                c.last_sent = Some(clock.now());
                 seal_control(&mut c.sealer, c.peer, Control::Close(c.code), buf).map(|len| {
                     Some(Transmit {
                         destination: remote,
@@ -267,6 +282,7 @@ impl Conn {
                 .next
                 .min(c.started + u64::from(config.handshake_timeout)),
             State::Live(live) => live.deadline(clock, config),
+            State::Closing(c) if c.sends_left > 0 => c.until.min(c.retry.next),
             State::Closing(c) => c.until,
         }
     }
