@@ -244,10 +244,11 @@ fn config(scenario: &Scenario, accept: bool) -> EndpointConfig {
     config
 }
 
-fn addr(source: Source, world_server: SocketAddr, world_client: SocketAddr) -> SocketAddr {
+/// The address `source` names, given where the hosts are now.
+fn addr(source: Source, server: SocketAddr, client: SocketAddr) -> SocketAddr {
     match source {
-        Source::Server => world_server,
-        Source::Client => world_client,
+        Source::Server => server,
+        Source::Client => client,
         Source::V4(ip, port) => SocketAddr::from((Ipv4Addr::from(ip), port)),
         Source::V6(ip, port) => SocketAddr::from((Ipv6Addr::from(ip), port)),
     }
