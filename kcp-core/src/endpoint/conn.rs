@@ -3,7 +3,7 @@
 use super::config::EndpointConfig;
 use super::timers::Clock;
 use crate::sealed::control::{self, Control};
-use crate::sealed::handshake::{self, kind, Initiator, RESPONSE_LEN};
+use crate::sealed::handshake::{self, kind, Initiator, SessionKeys, RESPONSE_LEN};
 use crate::sealed::packet::{self, Opener, SealError, Sealer};
 use crate::Session;
 use std::net::SocketAddr;
@@ -149,6 +149,30 @@ fn seal_control(
 }
 
 impl Live {
+    /// A session just out of the handshake. A client pings at once (and until the server
+    /// answers) so that the server can confirm it.
+    pub(crate) fn new(session: Session, keys: &SessionKeys, server: bool, now: u64) -> Live {
+        let mut confirm = Retry::new(now);
+        confirm.due(now);
+        Live {
+            session,
+            sealer: Sealer::new(&keys.send),
+            opener: Opener::new(&keys.recv),
+            peer: keys.peer,
+            server,
+            confirmed: false,
+            created: now,
+            response: None,
+            confirm,
+            last_recv: now,
+            last_send: now,
+            ping: !server,
+            pong: false,
+            path_response: None,
+            probe: None,
+        }
+    }
+
     pub(crate) fn into_closing(self: Box<Live>, code: u32, now: u64, until: u64) -> Closing {
         let mut retry = Retry::starting_with(now, CLOSE_RETRY);
         retry.due(now);

@@ -63,7 +63,7 @@ pub use conn::Transmit;
 
 use crate::sealed::control::Control;
 use crate::sealed::handshake::{self, kind, Cookies, Message, COOKIE_PERIOD_MS};
-use crate::sealed::packet::{self, Header, OpenError, Opener, Sealer};
+use crate::sealed::packet::{self, Header, OpenError};
 use crate::sealed::rng::SeededRng;
 use crate::session::SessionError;
 use crate::Session;
@@ -194,10 +194,10 @@ impl Endpoint {
         self.touch(id);
     }
 
-    fn remove(&mut self, id: u32, reason: Option<CloseReason>) {
-        let Some(conn) = self.conns.remove(&id) else {
-            return;
-        };
+    /// Takes a session out (its handshake slot and ephemeral key with it), reporting
+    /// `reason` if given.
+    fn remove(&mut self, id: u32, reason: Option<CloseReason>) -> Option<Conn> {
+        let conn = self.conns.remove(&id)?;
         if conn.in_handshake() {
             self.handshakes -= 1;
         }
@@ -208,6 +208,7 @@ impl Endpoint {
             self.stats.closed += 1;
             self.events.push_back(Event::Closed(SessionId(id), reason));
         }
+        Some(conn)
     }
 
     /// Marks a session as having something to send and its deadline as moved.
@@ -273,6 +274,19 @@ impl Endpoint {
         }
     }
 
+    /// Whether this endpoint takes a client's handshake request of `version`; brings the
+    /// cookie secrets up to date if so.
+    fn admit_request(&mut self, version: u8) -> Result<(), DropReason> {
+        if !self.config.accept {
+            return Err(DropReason::Unexpected);
+        }
+        if version != handshake::VERSION {
+            return Err(DropReason::Version);
+        }
+        self.rotate_cookies();
+        Ok(())
+    }
+
     fn handle_handshake(
         &mut self,
         from: SocketAddr,
@@ -281,13 +295,7 @@ impl Endpoint {
         let message = Message::parse(datagram).map_err(|_| DropReason::Malformed)?;
         match message {
             Message::Hello { version, client } => {
-                if !self.config.accept {
-                    return Err(DropReason::Unexpected);
-                }
-                if version != handshake::VERSION {
-                    return Err(DropReason::Version);
-                }
-                self.rotate_cookies();
+                self.admit_request(version)?;
                 let cookie = self.cookies.make(&from, client);
                 Ok(Some(handshake::write_cookie_reply(
                     client, &cookie, datagram,
@@ -299,13 +307,7 @@ impl Endpoint {
                 cookie,
                 noise,
             } => {
-                if !self.config.accept {
-                    return Err(DropReason::Unexpected);
-                }
-                if version != handshake::VERSION {
-                    return Err(DropReason::Version);
-                }
-                self.rotate_cookies();
+                self.admit_request(version)?;
                 if !self.cookies.check(&from, client, &cookie) {
                     return Err(DropReason::BadCookie);
                 }
@@ -333,24 +335,8 @@ impl Endpoint {
                     handshake::respond(&self.config.key, version, client, noise, id, seed)
                         .map_err(|_| DropReason::HandshakeFailed)?;
                 let session = new_session(&self.config, id).map_err(|_| DropReason::Limit)?;
-                let now = self.clock.now();
-                let live = Live {
-                    session,
-                    sealer: Sealer::new(&responded.keys.send),
-                    opener: Opener::new(&responded.keys.recv),
-                    peer: client,
-                    server: true,
-                    confirmed: false,
-                    created: now,
-                    response: Some(responded.response),
-                    confirm: Retry::new(now),
-                    last_recv: now,
-                    last_send: now,
-                    ping: false,
-                    pong: false,
-                    path_response: None,
-                    probe: None,
-                };
+                let mut live = Live::new(session, &responded.keys, true, self.clock.now());
+                live.response = Some(responded.response);
                 self.insert(
                     id,
                     from,
@@ -392,26 +378,8 @@ impl Endpoint {
                     .map_err(|_| DropReason::HandshakeFailed)?;
                 let session =
                     new_session(&self.config, keys.peer).map_err(|_| DropReason::Limit)?;
-                let now = self.clock.now();
-                let mut confirm = Retry::new(now);
-                confirm.due(now);
-                conn.state = State::Live(Box::new(Live {
-                    session,
-                    sealer: Sealer::new(&keys.send),
-                    opener: Opener::new(&keys.recv),
-                    peer: keys.peer,
-                    server: false,
-                    confirmed: false,
-                    created: now,
-                    response: None,
-                    confirm,
-                    last_recv: now,
-                    last_send: now,
-                    ping: true,
-                    pong: false,
-                    path_response: None,
-                    probe: None,
-                }));
+                let live = Live::new(session, &keys, false, self.clock.now());
+                conn.state = State::Live(Box::new(live));
                 self.handshakes -= 1;
                 self.stats.connected += 1;
                 self.events.push_back(Event::Connected(SessionId(client)));
@@ -517,7 +485,7 @@ impl Endpoint {
             }
         }
         match closed_by_peer {
-            Some(code) => self.remove(id, Some(CloseReason::Peer(code))),
+            Some(code) => drop(self.remove(id, Some(CloseReason::Peer(code)))),
             None => self.touch(id),
         }
         Ok(None)
@@ -649,7 +617,7 @@ impl Endpoint {
             }
         };
         match close {
-            Some(reason) => self.remove(id, reason),
+            Some(reason) => drop(self.remove(id, reason)),
             None => self.touch(id),
         }
     }
@@ -691,31 +659,12 @@ impl Endpoint {
     /// once; no event follows. Unsent data is dropped.
     pub fn close(&mut self, id: SessionId, code: u32) {
         let until = self.clock.now() + u64::from(self.config.close_linger);
-        let Some(conn) = self.conns.remove(&id.0) else {
+        let Some(conn) = self.remove(id.0, None) else {
             return;
         };
-        let Conn {
-            remote,
-            state,
-            ephemeral,
-            ..
-        } = conn;
-        if let State::Live(live) = state {
-            let was_handshake = live.server && !live.confirmed;
-            let closing =
-                State::Closing(Box::new(live.into_closing(code, self.clock.now(), until)));
-            if was_handshake {
-                self.handshakes -= 1;
-            }
-            self.insert(id.0, remote, closing, None);
-            if let Some(e) = ephemeral {
-                self.by_ephemeral.remove(&e);
-            }
-        } else if matches!(state, State::Connecting(_)) {
-            self.handshakes -= 1;
-            if let Some(e) = ephemeral {
-                self.by_ephemeral.remove(&e);
-            }
+        if let State::Live(live) = conn.state {
+            let closing = live.into_closing(code, self.clock.now(), until);
+            self.insert(id.0, conn.remote, State::Closing(Box::new(closing)), None);
         }
     }
 
