@@ -27,6 +27,9 @@ pub mod arq;
 pub mod crypto;
 pub mod endpoint;
 pub mod fec;
+pub mod legacy;
+#[cfg(feature = "net")]
+pub mod net;
 pub mod sealed;
 pub mod seq;
 pub mod session;

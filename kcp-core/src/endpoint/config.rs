@@ -133,6 +133,9 @@ pub enum CloseReason {
     },
     /// A key reached its AEAD limit (messages sealed or forgeries seen).
     KeyExhausted,
+    /// Legacy mode: the peer's address started a new conversation (a new conv whose first
+    /// segment has sn 0), which replaces this one, as kcp-go's listener does.
+    Replaced,
 }
 
 impl fmt::Display for CloseReason {
@@ -151,6 +154,9 @@ impl fmt::Display for CloseReason {
                 server_answered: false,
             } => f.write_str("no answer from the server (wrong address, port or firewall?)"),
             CloseReason::KeyExhausted => f.write_str("session key reached its usage limit"),
+            CloseReason::Replaced => {
+                f.write_str("the peer started a new conversation from the same address")
+            }
         }
     }
 }
@@ -225,6 +231,10 @@ pub enum DropReason {
     /// A sealed datagram whose plaintext is malformed (counted as forged: it authenticated,
     /// so the peer is broken).
     BadPlaintext,
+    /// Legacy mode: the session refused the datagram (checksum, FEC framing, segments).
+    Rejected(crate::session::DatagramError),
+    /// Legacy mode: a client's datagram from an address other than the one it locked onto.
+    UnknownSource,
 }
 
 impl fmt::Display for DropReason {
@@ -240,6 +250,8 @@ impl fmt::Display for DropReason {
             DropReason::UnknownSession => f.write_str("datagram for an unknown session"),
             DropReason::Open(e) => write!(f, "{e}"),
             DropReason::BadPlaintext => f.write_str("authenticated but malformed plaintext"),
+            DropReason::Rejected(e) => write!(f, "{e}"),
+            DropReason::UnknownSource => f.write_str("datagram from an unexpected address"),
         }
     }
 }
@@ -305,6 +317,11 @@ pub struct EndpointStats {
     pub forgeries: u64,
     /// Sessions closed by the peer, by timeouts, by dead peers, by key limits.
     pub closed: u64,
+    /// Legacy mode: dropped because the session refused them (bad checksum, malformed
+    /// framing or segments); the session's own counters say which.
+    pub rejected: u64,
+    /// Legacy mode: dropped because they came from an address the client does not talk to.
+    pub unknown_source: u64,
 }
 
 impl EndpointStats {
@@ -322,6 +339,8 @@ impl EndpointStats {
             DropReason::Open(OpenError::Replay(_)) => &mut self.replays,
             DropReason::Open(OpenError::Forged | OpenError::KeyExhausted)
             | DropReason::BadPlaintext => &mut self.forgeries,
+            DropReason::Rejected(_) => &mut self.rejected,
+            DropReason::UnknownSource => &mut self.unknown_source,
         };
         *counter += 1;
     }

@@ -1,0 +1,1 @@
+//! Legacy (kcp-go compatible) endpoint: sessions keyed by source address. (In progress.)

@@ -1,0 +1,1 @@
+//! The mio UDP driver. (In progress.)
