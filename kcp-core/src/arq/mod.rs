@@ -303,6 +303,11 @@ impl Kcp {
         self.sent.live() + self.queue.segments()
     }
 
+    /// Segments sent and not yet acknowledged (the part of [`Kcp::wait_send`] on the wire).
+    pub fn in_flight(&self) -> u32 {
+        self.sent.live()
+    }
+
     // ----- network side -----------------------------------------------------------------
 
     /// Tells the machine the time; due work (retransmissions, delayed acknowledgements, the

@@ -38,6 +38,10 @@ pub struct EndpointConfig {
     pub idle_timeout: u32,
     /// How long a closed session lingers to answer late datagrams with its close (ms).
     pub close_linger: u32,
+    /// `(index, count)`: pick only session ids whose first byte on the wire (the id's low
+    /// byte) is `index` modulo `count`, so something in front of several endpoints sharing an
+    /// address can route by id (the driver's reuseport filter does). `None`: any id.
+    pub id_shard: Option<(u8, u8)>,
 }
 
 impl EndpointConfig {
@@ -63,6 +67,7 @@ impl EndpointConfig {
             keepalive: 10_000,
             idle_timeout: 30_000,
             close_linger: 2_000,
+            id_shard: None,
         }
     }
 

@@ -232,10 +232,22 @@ impl Live {
         }))
     }
 
+    /// When this side should ping. The client keeps the path alive; the server only probes a
+    /// client gone quiet for half a period longer than the client's own keepalive, so the
+    /// two never race to ping the same quiet session (that doubled idle traffic).
+    pub(crate) fn keepalive_at(&self, config: &EndpointConfig) -> u64 {
+        let period = u64::from(config.keepalive);
+        if self.server {
+            self.last_send.max(self.last_recv) + period + period / 2
+        } else {
+            self.last_send + period
+        }
+    }
+
     /// The earliest time something is due.
     fn deadline(&self, clock: Clock, config: &EndpointConfig) -> u64 {
-        let mut at = (self.last_recv + u64::from(config.idle_timeout))
-            .min(self.last_send + u64::from(config.keepalive));
+        let mut at =
+            (self.last_recv + u64::from(config.idle_timeout)).min(self.keepalive_at(config));
         if let Some(t) = self.session.poll_timeout() {
             at = at.min(clock.extended_time(t));
         }

@@ -25,8 +25,10 @@
 //! * **Confirmation.** The server accepts a session ([`Event::Accepted`]) when the client's
 //!   first sealed datagram arrives, which proves the client finished the handshake. The
 //!   client pings until the server answers.
-//! * **Liveness.** A session that has sent nothing for [`EndpointConfig::keepalive`] sends a
-//!   ping (answered with a pong); one that has received nothing authenticated for
+//! * **Liveness.** A client session that has sent nothing for [`EndpointConfig::keepalive`]
+//!   sends a ping (answered with a pong); the server pings only a client silent for 1.5
+//!   keepalive periods, so an idle session costs one ping and one pong per period. One that
+//!   has received nothing authenticated for
 //!   [`EndpointConfig::idle_timeout`] is closed, as is one whose ARQ gives up.
 //! * **Close.** [`Endpoint::close`] sends an authenticated close at once and lingers
 //!   ([`EndpointConfig::close_linger`]) to repeat it on a backing-off timer and whenever the
@@ -53,7 +55,7 @@
 
 mod config;
 mod conn;
-mod timers;
+pub(crate) mod timers;
 
 pub use config::{
     CallError, CloseReason, ConnectError, DropReason, EndpointConfig, EndpointStats, Event,
@@ -168,7 +170,14 @@ impl Endpoint {
 
     fn fresh_id(&mut self) -> u32 {
         loop {
-            let id = self.rng.next_u32();
+            let mut id = self.rng.next_u32();
+            if let Some((index, count)) = self.config.id_shard {
+                // Keep the upper bits random and move the low byte into the residue class.
+                let count = u32::from(count.max(1));
+                let low = id & 0xFF;
+                let class_size = (256 - u32::from(index)).div_ceil(count);
+                id = (id & !0xFF) | (u32::from(index) + (low % class_size) * count);
+            }
             if id != 0 && !self.conns.contains_key(&id) {
                 return id;
             }
@@ -601,7 +610,7 @@ impl Endpoint {
                     if !live.server && !live.confirmed {
                         live.ping |= live.confirm.due(now);
                     }
-                    if now >= live.last_send + u64::from(config.keepalive) {
+                    if now >= live.keepalive_at(config) {
                         live.ping = true;
                     }
                     None

@@ -1,5 +1,6 @@
-//! A simulated network of addressed hosts, for [`Endpoint`]s: many sessions per host,
-//! spoofed and replayed datagrams, hosts that change address.
+//! A simulated network of addressed hosts, for [`Endpoint`]s (or any other [`Node`], such as
+//! the [`LegacyEndpoint`](crate::legacy::LegacyEndpoint)): many sessions per host, spoofed and
+//! replayed datagrams, hosts that change address.
 //!
 //! Every host has an address; what it sends leaves from its *current* address and goes
 //! through the path's faults (loss, delay with jitter, duplication, corruption from a
@@ -12,7 +13,7 @@
 
 use super::link::LinkConfig;
 use super::rng::Rng;
-use crate::endpoint::{Endpoint, Incoming};
+use crate::endpoint::{Endpoint, Incoming, Transmit};
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::net::SocketAddr;
@@ -28,11 +29,41 @@ pub struct Datagram {
     pub bytes: Vec<u8>,
 }
 
+/// What the network drives at each host: the sans-IO verbs of an addressed endpoint.
+pub trait Node {
+    /// Takes a datagram from `from` (see [`Endpoint::handle_datagram`]).
+    fn handle_datagram(&mut self, now: u32, from: SocketAddr, datagram: &mut [u8]) -> Incoming;
+    /// The next datagram to send, written into `buf`, and where it goes.
+    fn poll_transmit(&mut self, now: u32, buf: &mut [u8]) -> Option<Transmit>;
+    /// When the node wants [`Node::handle_timeout`], on the wire clock.
+    fn poll_timeout(&mut self) -> Option<u32>;
+    /// Tells the node the time.
+    fn handle_timeout(&mut self, now: u32);
+}
+
+impl Node for Endpoint {
+    fn handle_datagram(&mut self, now: u32, from: SocketAddr, datagram: &mut [u8]) -> Incoming {
+        Endpoint::handle_datagram(self, now, from, datagram)
+    }
+
+    fn poll_transmit(&mut self, now: u32, buf: &mut [u8]) -> Option<Transmit> {
+        Endpoint::poll_transmit(self, now, buf)
+    }
+
+    fn poll_timeout(&mut self) -> Option<u32> {
+        Endpoint::poll_timeout(self)
+    }
+
+    fn handle_timeout(&mut self, now: u32) {
+        Endpoint::handle_timeout(self, now);
+    }
+}
+
 /// One host: an endpoint at an address.
 #[derive(Debug)]
-pub struct Host {
+pub struct Host<E = Endpoint> {
     /// The endpoint.
-    pub endpoint: Endpoint,
+    pub endpoint: E,
     /// Where it sends from and receives at. Change it to move the host.
     pub addr: SocketAddr,
 }
@@ -124,7 +155,7 @@ impl Net {
         self.schedule(self.now, datagram);
     }
 
-    fn send(&mut self, from_host: usize, hosts: &[Host], datagram: Datagram) {
+    fn send<E>(&mut self, from_host: usize, hosts: &[Host<E>], datagram: Datagram) {
         self.stats.sent += 1;
         let to_host = hosts.iter().position(|h| h.addr == datagram.to);
         let path = to_host.map_or_else(LinkConfig::default, |j| (self.paths)(from_host, j));
@@ -149,7 +180,7 @@ impl Net {
     }
 
     /// Drains every host's outgoing datagrams onto the network.
-    pub fn transmit(&mut self, hosts: &mut [Host]) {
+    pub fn transmit<E: Node>(&mut self, hosts: &mut [Host<E>]) {
         let mut buf = vec![0u8; 65536];
         for i in 0..hosts.len() {
             while let Some(t) = hosts[i].endpoint.poll_transmit(self.now(), &mut buf) {
@@ -165,7 +196,7 @@ impl Net {
 
     /// Delivers what has arrived by now (replies written in place go back at once, through
     /// the path's faults).
-    pub fn deliver(&mut self, hosts: &mut [Host]) {
+    pub fn deliver<E: Node>(&mut self, hosts: &mut [Host<E>]) {
         while let Some(&Reverse((at, seq))) = self.queue.peek() {
             if at > self.now {
                 break;
@@ -198,7 +229,7 @@ impl Net {
     /// # Panics
     ///
     /// If the hosts keep producing work without time passing (a livelock).
-    pub fn step(&mut self, hosts: &mut [Host], max_wait: u64) {
+    pub fn step<E: Node>(&mut self, hosts: &mut [Host<E>], max_wait: u64) {
         let mut next = self.now + max_wait;
         if let Some(&Reverse((at, _))) = self.queue.peek() {
             next = next.min(at);
@@ -224,11 +255,11 @@ impl Net {
     }
 
     /// Steps until `done` holds or `deadline` (virtual ms) passes; returns whether it held.
-    pub fn run_until(
+    pub fn run_until<E: Node>(
         &mut self,
-        hosts: &mut [Host],
+        hosts: &mut [Host<E>],
         deadline: u64,
-        mut done: impl FnMut(&mut [Host]) -> bool,
+        mut done: impl FnMut(&mut [Host<E>]) -> bool,
     ) -> bool {
         self.transmit(hosts);
         while self.now < deadline {
