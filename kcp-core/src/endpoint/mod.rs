@@ -55,6 +55,7 @@
 
 mod config;
 mod conn;
+pub(crate) mod id_map;
 pub(crate) mod timers;
 
 pub use config::{
@@ -70,6 +71,7 @@ use crate::sealed::rng::SeededRng;
 use crate::session::SessionError;
 use crate::Session;
 use conn::{Conn, Connecting, Live, Output, Probe, Retry, State, CHALLENGE_GAP, CLOSE_GAP};
+use id_map::IdMap;
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use timers::{Clock, Timers};
@@ -81,7 +83,7 @@ pub struct Endpoint {
     rng: SeededRng,
     cookies: Cookies,
     clock: Clock,
-    conns: HashMap<u32, Conn>,
+    conns: IdMap<Conn>,
     by_ephemeral: HashMap<[u8; 32], u32>,
     timers: Timers,
     dirty: VecDeque<u32>,
@@ -127,7 +129,7 @@ impl Endpoint {
             rng,
             cookies,
             clock,
-            conns: HashMap::new(),
+            conns: IdMap::default(),
             by_ephemeral: HashMap::new(),
             timers: Timers::default(),
             dirty: VecDeque::new(),

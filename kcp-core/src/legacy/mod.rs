@@ -65,6 +65,7 @@ mod peek;
 pub use config::LegacyConfig;
 
 use crate::crypto::{self, LegacyCrypto};
+use crate::endpoint::id_map::IdMap;
 use crate::endpoint::timers::{Clock, Timers};
 use crate::endpoint::{
     CallError, CloseReason, ConnectError, DropReason, EndpointStats, Event, Incoming, SessionId,
@@ -120,11 +121,11 @@ pub struct LegacyEndpoint {
     opener: Option<LegacyCrypto>,
     rng: SeededRng,
     clock: Clock,
-    conns: HashMap<u32, Conn>,
+    conns: IdMap<Conn>,
     /// Sessions by the address their datagrams come from.
     by_addr: HashMap<SocketAddr, u32>,
     /// Clients not yet locked onto an address, by conv.
-    unlocked: HashMap<u32, u32>,
+    unlocked: IdMap<u32>,
     timers: Timers,
     dirty: VecDeque<u32>,
     events: VecDeque<Event>,
@@ -163,9 +164,9 @@ impl LegacyEndpoint {
             opener,
             rng: SeededRng::new(seed),
             clock: Clock::new(now),
-            conns: HashMap::new(),
+            conns: IdMap::default(),
             by_addr: HashMap::new(),
-            unlocked: HashMap::new(),
+            unlocked: IdMap::default(),
             timers: Timers::default(),
             dirty: VecDeque::new(),
             events: VecDeque::new(),
