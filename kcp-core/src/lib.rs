@@ -17,6 +17,11 @@
 //!   ChaCha20-Poly1305 datagrams with a replay window, keys from a passphrase or a key file.
 //! * [`Endpoint`] (module [`endpoint`]) — many sealed sessions behind one socket: accept and
 //!   connect, demultiplexing by session id, keepalive, close, migration, limits.
+//! * [`legacy`] — kcp-go's listener and dialer semantics over [`Session`], sans-IO: sessions
+//!   by source address, restarts replace, clients lock onto the first answering source.
+//! * `net` (feature `net`, on by default) — the mio UDP driver: real sockets, batched I/O
+//!   (recvmmsg/sendmmsg, UDP GSO/GRO), one timer heap per driver, events, blocking adapters,
+//!   SO_REUSEPORT sharding.
 //! * [`sim`] — a seeded, virtual-time network (loss, delay, jitter, duplication, corruption,
 //!   bandwidth, blackholes) and a harness that drives two endpoints through it; [`sim::net`]
 //!   adds addressed hosts for endpoints (spoofing, replay, hosts that move).

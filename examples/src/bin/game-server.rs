@@ -10,7 +10,8 @@
 //! record the round-trip time of every update. At the end it prints the latency distribution,
 //! the server thread's CPU use (share of one core) and the process's resident memory.
 //! `--hz 0` leaves the sessions idle after connecting: the figure is then the cost of idle
-//! sessions (keepalives only).
+//! sessions (keepalives only). `--tick-ms N` runs the server as a fixed-tick game loop (sleep,
+//! then drain the socket) instead of waking for every datagram.
 
 use kcp_core::endpoint::SessionId;
 use kcp_core::net::{Driver, DriverConfig, DriverStats, Event, Mode};
@@ -29,6 +30,7 @@ struct Options {
     size: usize,
     seconds: u64,
     keepalive: u32,
+    tick_ms: u64,
 }
 
 fn options() -> Options {
@@ -38,12 +40,13 @@ fn options() -> Options {
         size: 100,
         seconds: 10,
         keepalive: 10_000,
+        tick_ms: 0,
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         let value = args.next().and_then(|v| v.parse::<u64>().ok());
         let Some(value) = value else {
-            eprintln!("usage: game-server [--clients N] [--hz N] [--size BYTES] [--seconds N] [--keepalive-ms N]");
+            eprintln!("usage: game-server [--clients N] [--hz N] [--size BYTES] [--seconds N] [--keepalive-ms N] [--tick-ms N]");
             std::process::exit(2);
         };
         match flag.as_str() {
@@ -52,6 +55,7 @@ fn options() -> Options {
             "--size" => o.size = (value as usize).max(8),
             "--seconds" => o.seconds = value,
             "--keepalive-ms" => o.keepalive = value as u32,
+            "--tick-ms" => o.tick_ms = value,
             _ => {
                 eprintln!("unknown flag {flag}");
                 std::process::exit(2);
@@ -100,20 +104,31 @@ fn resident_mib() -> f64 {
 }
 
 /// The server: echo every update; report CPU used between `measure` going up and `stop`.
+///
+/// `tick` zero: wake for every event. Otherwise the server runs like a game's simulation
+/// loop: sleep to the next tick, then take everything that arrived in one pass, so the
+/// socket is read and written in large batches.
 fn serve(
     mut driver: Driver,
+    tick: Duration,
     measure: Arc<AtomicBool>,
     stop: Arc<AtomicBool>,
 ) -> (Duration, Duration, DriverStats) {
     let mut buf = [0u8; 2048];
     let mut window: Option<(Instant, Duration, DriverStats)> = None;
+    let mut next_tick = Instant::now();
     while !stop.load(Ordering::Relaxed) {
         if window.is_none() && measure.load(Ordering::Relaxed) {
             window = Some((Instant::now(), thread_cpu(), driver.stats()));
         }
-        driver
-            .poll(Some(Duration::from_millis(100)))
-            .expect("server poll");
+        if tick.is_zero() {
+            driver.poll(Some(Duration::from_millis(100)))
+        } else {
+            next_tick += tick;
+            thread::sleep(next_tick.saturating_duration_since(Instant::now()));
+            driver.poll(Some(Duration::ZERO))
+        }
+        .expect("server poll");
         while let Some(event) = driver.next_event() {
             if let Event::Readable(id) = event {
                 while let Ok(n) = driver.recv(id, &mut buf) {
@@ -122,6 +137,8 @@ fn serve(
                 }
             }
         }
+        // The replies leave now, not at the next tick.
+        driver.flush().expect("server flush");
     }
     let (t0, c0, s0) = window.expect("the measurement started");
     let s1 = driver.stats();
@@ -149,7 +166,8 @@ fn main() {
     let stop = Arc::new(AtomicBool::new(false));
     let server_thread = {
         let (measure, stop) = (measure.clone(), stop.clone());
-        thread::spawn(move || serve(server, measure, stop))
+        let tick = Duration::from_millis(o.tick_ms);
+        thread::spawn(move || serve(server, tick, measure, stop))
     };
 
     let mut client = Driver::new(DriverConfig::new(

@@ -163,17 +163,20 @@ fn invalid(e: impl std::error::Error + Send + Sync + 'static) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidInput, e)
 }
 
-/// Maps a per-session failure onto the `io::ErrorKind` a caller's loop can act on.
+/// Maps a per-session failure onto the `io::ErrorKind` a caller's loop can act on. The
+/// common outcomes (nothing to read, queue full, no such session) are bare kinds: a game
+/// loop meets one at the end of every drain, and a boxed message there was measurable.
 fn call_error(e: CallError) -> io::Error {
-    let kind = match e {
-        CallError::Unknown => io::ErrorKind::NotConnected,
+    match e {
+        CallError::Unknown => io::ErrorKind::NotConnected.into(),
         CallError::NotEstablished
         | CallError::Send(SendError::QueueFull)
-        | CallError::Recv(RecvError::Empty) => io::ErrorKind::WouldBlock,
+        | CallError::Recv(RecvError::Empty) => io::ErrorKind::WouldBlock.into(),
         CallError::Send(SendError::MessageTooLarge { .. })
-        | CallError::Recv(RecvError::BufferTooSmall { .. }) => io::ErrorKind::InvalidInput,
-    };
-    io::Error::new(kind, e)
+        | CallError::Recv(RecvError::BufferTooSmall { .. }) => {
+            io::Error::new(io::ErrorKind::InvalidInput, e)
+        }
+    }
 }
 
 impl Driver {
