@@ -274,6 +274,16 @@ impl Live {
     }
 }
 
+impl super::timers::Scheduled for Conn {
+    fn timer_at(&self) -> Option<u64> {
+        self.timer_at
+    }
+
+    fn set_timer_at(&mut self, at: Option<u64>) {
+        self.timer_at = at;
+    }
+}
+
 impl Conn {
     /// The next datagram this session has for the socket.
     pub(crate) fn transmit(&mut self, clock: Clock, buf: &mut [u8]) -> Output {

@@ -235,19 +235,11 @@ impl Endpoint {
     }
 
     fn reschedule(&mut self, id: u32) {
-        let Some(conn) = self.conns.get_mut(&id) else {
+        let Some(conn) = self.conns.get(&id) else {
             return;
         };
         let at = conn.deadline(self.clock, &self.config);
-        if conn.timer_at != Some(at) {
-            conn.timer_at = Some(at);
-            self.timers.push(at, id);
-        }
-        if self.timers.len() > 4 * self.conns.len() + 64 {
-            let conns = &self.conns;
-            self.timers
-                .retain(|at, id| conns.get(&id).is_some_and(|c| c.timer_at == Some(at)));
-        }
+        self.timers.schedule(&mut self.conns, id, Some(at));
     }
 
     /// Takes a datagram from `from`. The buffer is changed: sealed datagrams are opened in
@@ -543,35 +535,16 @@ impl Endpoint {
     /// When [`Endpoint::handle_timeout`] is next due, on the caller's clock; `None` when no
     /// session has anything pending.
     pub fn poll_timeout(&mut self) -> Option<u32> {
-        while let Some((at, id)) = self.timers.peek() {
-            if self.conns.get(&id).is_some_and(|c| c.timer_at == Some(at)) {
-                return Some(self.clock.wire_time(at));
-            }
-            self.timers.pop();
-        }
-        None
+        let at = self.timers.next(&self.conns)?;
+        Some(self.clock.wire_time(at))
     }
 
     /// Runs what is due at `now`: handshake retries, ARQ retransmissions, keepalives and
     /// timeouts.
     pub fn handle_timeout(&mut self, now: u32) {
         let now_ext = self.clock.advance(now);
-        // Collect first, then run each once: a session with datagrams waiting asks for a
-        // deadline of "now" until poll_transmit drains it, so running while popping would
-        // never end.
         let mut due = std::mem::take(&mut self.due);
-        while let Some((at, id)) = self.timers.peek() {
-            if at > now_ext {
-                break;
-            }
-            self.timers.pop();
-            if let Some(conn) = self.conns.get_mut(&id) {
-                if conn.timer_at == Some(at) {
-                    conn.timer_at = None;
-                    due.push(id);
-                }
-            }
-        }
+        self.timers.take_due(&mut self.conns, now_ext, &mut due);
         for &id in &due {
             self.run_timers(id, now);
         }

@@ -1,6 +1,7 @@
 //! Time for the endpoint: the caller's wrapping millisecond clock extended to 64 bits, and one
 //! timer heap for all sessions.
 
+use super::id_map::IdMap;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
@@ -57,28 +58,75 @@ pub(crate) struct Timers {
     heap: BinaryHeap<Reverse<(u64, u32)>>,
 }
 
+/// A session kept in a [`Timers`] heap: it holds its one current deadline.
+pub(crate) trait Scheduled {
+    /// The deadline that counts (`None`: nothing due).
+    fn timer_at(&self) -> Option<u64>;
+    /// Records a new deadline.
+    fn set_timer_at(&mut self, at: Option<u64>);
+}
+
 impl Timers {
-    pub(crate) fn push(&mut self, at: u64, id: u32) {
-        self.heap.push(Reverse((at, id)));
+    /// Makes `at` session `id`'s deadline. The old entry stays in the heap and is skipped when
+    /// it surfaces; once stale entries outnumber the sessions four to one, they are swept.
+    pub(crate) fn schedule<C: Scheduled>(
+        &mut self,
+        conns: &mut IdMap<C>,
+        id: u32,
+        at: Option<u64>,
+    ) {
+        let Some(conn) = conns.get_mut(&id) else {
+            return;
+        };
+        if conn.timer_at() != at {
+            conn.set_timer_at(at);
+            if let Some(at) = at {
+                self.heap.push(Reverse((at, id)));
+            }
+        }
+        if self.heap.len() > 4 * conns.len() + 64 {
+            self.heap
+                .retain(|&Reverse((at, id))| is_current(conns, at, id));
+        }
     }
 
-    /// The earliest entry (possibly stale).
-    pub(crate) fn peek(&self) -> Option<(u64, u32)> {
-        self.heap.peek().map(|Reverse(e)| *e)
+    /// The earliest current deadline; stale entries met on the way are dropped.
+    pub(crate) fn next<C: Scheduled>(&mut self, conns: &IdMap<C>) -> Option<u64> {
+        while let Some(&Reverse((at, id))) = self.heap.peek() {
+            if is_current(conns, at, id) {
+                return Some(at);
+            }
+            self.heap.pop();
+        }
+        None
     }
 
-    pub(crate) fn pop(&mut self) -> Option<(u64, u32)> {
-        self.heap.pop().map(|Reverse(e)| e)
+    /// Moves every session due by `now` into `due` (once each), clearing its deadline.
+    /// Collecting first lets the caller run each once: a session with datagrams waiting asks
+    /// for a deadline of "now" until they are sent, so running while popping would not end.
+    pub(crate) fn take_due<C: Scheduled>(
+        &mut self,
+        conns: &mut IdMap<C>,
+        now: u64,
+        due: &mut Vec<u32>,
+    ) {
+        while let Some(&Reverse((at, id))) = self.heap.peek() {
+            if at > now {
+                break;
+            }
+            self.heap.pop();
+            if let Some(conn) = conns.get_mut(&id) {
+                if conn.timer_at() == Some(at) {
+                    conn.set_timer_at(None);
+                    due.push(id);
+                }
+            }
+        }
     }
+}
 
-    pub(crate) fn len(&self) -> usize {
-        self.heap.len()
-    }
-
-    /// Keeps only the entries `live` says are current.
-    pub(crate) fn retain(&mut self, mut live: impl FnMut(u64, u32) -> bool) {
-        self.heap.retain(|Reverse((at, id))| live(*at, *id));
-    }
+fn is_current<C: Scheduled>(conns: &IdMap<C>, at: u64, id: u32) -> bool {
+    conns.get(&id).is_some_and(|c| c.timer_at() == Some(at))
 }
 
 #[cfg(test)]
@@ -96,17 +144,50 @@ mod tests {
         assert_eq!(c.wire_time(t + 100), 105);
     }
 
+    struct Session(Option<u64>);
+
+    impl Scheduled for Session {
+        fn timer_at(&self) -> Option<u64> {
+            self.0
+        }
+
+        fn set_timer_at(&mut self, at: Option<u64>) {
+            self.0 = at;
+        }
+    }
+
     #[test]
-    fn heap_orders_and_sweeps() {
+    fn moved_deadlines_are_skipped_and_each_due_session_comes_once() {
+        let mut conns: IdMap<Session> = IdMap::default();
+        conns.insert(1, Session(None));
+        conns.insert(2, Session(None));
         let mut t = Timers::default();
-        t.push(30, 1);
-        t.push(10, 2);
-        t.push(20, 1);
-        assert_eq!(t.peek(), Some((10, 2)));
-        t.retain(|at, id| !(id == 1 && at == 30));
-        assert_eq!(t.len(), 2);
-        assert_eq!(t.pop(), Some((10, 2)));
-        assert_eq!(t.pop(), Some((20, 1)));
-        assert_eq!(t.pop(), None);
+        t.schedule(&mut conns, 1, Some(30));
+        t.schedule(&mut conns, 2, Some(10));
+        t.schedule(&mut conns, 1, Some(20));
+        t.schedule(&mut conns, 1, Some(20));
+        assert_eq!(t.heap.len(), 3, "a repeated deadline is not pushed twice");
+        assert_eq!(t.next(&conns), Some(10));
+        let mut due = Vec::new();
+        t.take_due(&mut conns, 30, &mut due);
+        assert_eq!(
+            due,
+            [2, 1],
+            "the stale 30 for session 1 is not a second turn"
+        );
+        assert_eq!(conns[&1].0, None);
+        assert_eq!(t.next(&conns), None);
+    }
+
+    #[test]
+    fn stale_entries_are_swept_when_they_outnumber_the_sessions() {
+        let mut conns: IdMap<Session> = IdMap::default();
+        conns.insert(7, Session(None));
+        let mut t = Timers::default();
+        for at in 0..1_000 {
+            t.schedule(&mut conns, 7, Some(at));
+        }
+        assert!(t.heap.len() <= 4 + 64 + 1, "{} entries kept", t.heap.len());
+        assert_eq!(t.next(&conns), Some(999));
     }
 }

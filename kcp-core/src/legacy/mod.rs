@@ -66,7 +66,7 @@ pub use config::LegacyConfig;
 
 use crate::crypto::{self, LegacyCrypto};
 use crate::endpoint::id_map::IdMap;
-use crate::endpoint::timers::{Clock, Timers};
+use crate::endpoint::timers::{Clock, Scheduled, Timers};
 use crate::endpoint::{
     CallError, CloseReason, ConnectError, DropReason, EndpointStats, Event, Incoming, SessionId,
     Transmit,
@@ -98,6 +98,16 @@ struct Conn {
     dirty: bool,
     /// Whether [`Event::Readable`] was given since the data was last drained.
     readable_told: bool,
+}
+
+impl Scheduled for Conn {
+    fn timer_at(&self) -> Option<u64> {
+        self.timer_at
+    }
+
+    fn set_timer_at(&mut self, at: Option<u64>) {
+        self.timer_at = at;
+    }
 }
 
 impl Conn {
@@ -277,21 +287,11 @@ impl LegacyEndpoint {
     }
 
     fn reschedule(&mut self, id: u32) {
-        let Some(conn) = self.conns.get_mut(&id) else {
+        let Some(conn) = self.conns.get(&id) else {
             return;
         };
         let at = conn.deadline(self.clock, self.config.idle_timeout);
-        if conn.timer_at != at {
-            conn.timer_at = at;
-            if let Some(at) = at {
-                self.timers.push(at, id);
-            }
-        }
-        if self.timers.len() > 4 * self.conns.len() + 64 {
-            let conns = &self.conns;
-            self.timers
-                .retain(|at, id| conns.get(&id).is_some_and(|c| c.timer_at == Some(at)));
-        }
+        self.timers.schedule(&mut self.conns, id, at);
     }
 
     /// After a session was handed a datagram: tells the application if data became readable,
@@ -544,35 +544,16 @@ impl LegacyEndpoint {
     /// When [`LegacyEndpoint::handle_timeout`] is next due, on the caller's clock; `None`
     /// when no session has anything pending and no idle timeout runs.
     pub fn poll_timeout(&mut self) -> Option<u32> {
-        while let Some((at, id)) = self.timers.peek() {
-            if self.conns.get(&id).is_some_and(|c| c.timer_at == Some(at)) {
-                return Some(self.clock.wire_time(at));
-            }
-            self.timers.pop();
-        }
-        None
+        let at = self.timers.next(&self.conns)?;
+        Some(self.clock.wire_time(at))
     }
 
     /// Runs what is due at `now`: ARQ retransmissions and acknowledgements, idle timeouts,
     /// dead peers. Each due session runs once.
     pub fn handle_timeout(&mut self, now: u32) {
         let now_ext = self.clock.advance(now);
-        // Collect first, then run each once: a session with datagrams waiting asks for a
-        // deadline of "now" until poll_transmit drains it, so running while popping would
-        // never end.
         let mut due = std::mem::take(&mut self.due);
-        while let Some((at, id)) = self.timers.peek() {
-            if at > now_ext {
-                break;
-            }
-            self.timers.pop();
-            if let Some(conn) = self.conns.get_mut(&id) {
-                if conn.timer_at == Some(at) {
-                    conn.timer_at = None;
-                    due.push(id);
-                }
-            }
-        }
+        self.timers.take_due(&mut self.conns, now_ext, &mut due);
         for &id in &due {
             self.run_timers(id, now);
         }
