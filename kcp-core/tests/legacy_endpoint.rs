@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::{hex, load, CAPTURES};
+use common::{capture_config, hex, load, push_stream, CAPTURES};
 use kcp_core::crypto::{self, derive_key, CipherKind, LegacyCrypto};
 use kcp_core::endpoint::{CallError, CloseReason, DropReason, Event, Incoming, SessionId};
 use kcp_core::fec::kcpgo;
@@ -907,50 +907,6 @@ fn connecting_again_to_one_server_replaces_the_session() {
 }
 
 // ----- interop with kcptun's captured traffic --------------------------------------------------
-
-/// The session kcptun's flags in a capture describe (mode fast, windows large enough).
-fn capture_config(capture: &Value) -> SessionConfig {
-    let c = &capture["config"];
-    let mut arq = Config::fast();
-    arq.mtu = c["mtu"].as_u64().unwrap() as u32;
-    arq.send_window = 1024;
-    arq.recv_window = 1024;
-    let (ds, ps) = (c["ds"].as_u64().unwrap(), c["ps"].as_u64().unwrap());
-    SessionConfig {
-        arq,
-        fec: if ds > 0 && ps > 0 {
-            FecMode::KcpGo {
-                data: ds as usize,
-                parity: ps as usize,
-            }
-        } else {
-            FecMode::Off
-        },
-        protection: Protection::Legacy {
-            cipher: c["crypt"].as_str().unwrap().parse().unwrap(),
-            key: derive_key(c["key"].as_str().unwrap().as_bytes()),
-        },
-    }
-}
-
-/// The PUSH payload of one direction, in sequence-number order, each segment once.
-fn push_stream(capture: &Value, dir: &str) -> Vec<u8> {
-    let mut by_sn = std::collections::BTreeMap::new();
-    for d in capture["datagrams"].as_array().unwrap() {
-        if d["dir"] != dir {
-            continue;
-        }
-        for s in d["kcp_segments"].as_array().unwrap() {
-            if s["cmd"] == 81 {
-                by_sn.insert(
-                    s["sn"].as_u64().unwrap(),
-                    hex(s["data_hex"].as_str().unwrap()),
-                );
-            }
-        }
-    }
-    by_sn.into_values().flatten().collect()
-}
 
 /// The highest `una` the segments of one direction carry.
 fn max_una(capture: &Value, dir: &str) -> u64 {

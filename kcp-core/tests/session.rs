@@ -3,57 +3,13 @@
 
 mod common;
 
-use common::{fec_captures, hex, load, CAPTURES};
+use common::{capture_config, fec_captures, hex, load, push_stream, CAPTURES};
 use kcp_core::crypto::{derive_key, CipherKind};
 use kcp_core::fec::NativeConfig;
 use kcp_core::session::{DatagramError, FecMode, Protection, Session, SessionConfig, Snmp};
 use kcp_core::sim::{LinkConfig, Rng, Sim};
 use kcp_core::{Config, RecvError, SendError};
 use serde_json::Value;
-
-/// The session kcptun's flags in a capture describe (mode fast, windows large enough).
-fn capture_config(capture: &Value) -> SessionConfig {
-    let c = &capture["config"];
-    let mut arq = Config::fast();
-    arq.mtu = c["mtu"].as_u64().unwrap() as u32;
-    arq.send_window = 1024;
-    arq.recv_window = 1024;
-    let (ds, ps) = (c["ds"].as_u64().unwrap(), c["ps"].as_u64().unwrap());
-    SessionConfig {
-        arq,
-        fec: if ds > 0 && ps > 0 {
-            FecMode::KcpGo {
-                data: ds as usize,
-                parity: ps as usize,
-            }
-        } else {
-            FecMode::Off
-        },
-        protection: Protection::Legacy {
-            cipher: c["crypt"].as_str().unwrap().parse().unwrap(),
-            key: derive_key(c["key"].as_str().unwrap().as_bytes()),
-        },
-    }
-}
-
-/// The PUSH payload of one direction, in sequence-number order, each segment once.
-fn push_stream(capture: &Value, dir: &str) -> Vec<u8> {
-    let mut by_sn = std::collections::BTreeMap::new();
-    for d in capture["datagrams"].as_array().unwrap() {
-        if d["dir"] != dir {
-            continue;
-        }
-        for s in d["kcp_segments"].as_array().unwrap() {
-            if s["cmd"] == 81 {
-                by_sn.insert(
-                    s["sn"].as_u64().unwrap(),
-                    hex(s["data_hex"].as_str().unwrap()),
-                );
-            }
-        }
-    }
-    by_sn.into_values().flatten().collect()
-}
 
 /// Replays one direction of a capture into a fresh session, leaving out the datagrams whose
 /// capture index `skip` accepts; returns what the application reads and the counters.
