@@ -137,6 +137,9 @@ pub struct Driver {
     recent_closes: VecDeque<(SessionId, CloseReason)>,
     /// The socket's send buffer is full: wait for writability before sending more.
     send_blocked: bool,
+    /// The socket was moved onto an application's registry ([`Driver::register`]): the
+    /// driver's own `poll` no longer sees it.
+    external: bool,
     /// The last wake-up stopped reading before the socket was empty.
     recv_pending: bool,
     buffers: BufferSizes,
@@ -225,6 +228,7 @@ impl Driver {
             blocked: Vec::new(),
             recent_closes: VecDeque::new(),
             send_blocked: false,
+            external: false,
             recv_pending: false,
             buffers,
             local,
@@ -311,17 +315,71 @@ impl Driver {
         }
     }
 
+    /// Moves the socket onto an application's mio registry under `token`, for a program that
+    /// runs one loop over several drivers and sockets of its own. From then on the
+    /// application's loop drives this driver:
+    ///
+    /// - when its poll reports `token`, call [`Driver::handle_readiness`];
+    /// - sleep no later than [`Driver::deadline`];
+    /// - after either, call [`Driver::drive`] (and after [`Driver::send`] calls, when their
+    ///   data should leave), then take the events with [`Driver::next_event`].
+    ///
+    /// [`Driver::poll`] and blocking [`Stream`](super::Stream)s refuse to run afterwards
+    /// (`InvalidInput`): the driver's own poll no longer hears the socket.
+    pub fn register(&mut self, registry: &mio::Registry, token: Token) -> io::Result<()> {
+        if !self.external {
+            self.poll.registry().deregister(&mut self.socket)?;
+            self.external = true;
+        } else {
+            registry.deregister(&mut self.socket)?;
+        }
+        registry.register(
+            &mut self.socket,
+            token,
+            Interest::READABLE | Interest::WRITABLE,
+        )?;
+        // Readiness is edge-triggered: whatever arrived before the move would never be
+        // reported again.
+        self.recv_pending = true;
+        self.send_blocked = false;
+        Ok(())
+    }
+
+    /// Notes what the application's poll reported for this driver's token (see
+    /// [`Driver::register`]). The work happens in the next [`Driver::drive`].
+    pub fn handle_readiness(&mut self, event: &mio::event::Event) {
+        if event.is_readable() || event.is_error() {
+            self.recv_pending = true;
+        }
+        if event.is_writable() || event.is_error() {
+            self.send_blocked = false;
+        }
+    }
+
+    /// When [`Driver::drive`] must run next, with no socket readiness: the earliest session
+    /// deadline, or now if the last round left datagrams unread. `None`: only the socket
+    /// (or the application's own calls) can give the driver work.
+    pub fn deadline(&mut self) -> Option<Instant> {
+        if self.recv_pending {
+            return Some(Instant::now());
+        }
+        let deadline = on_mux!(&mut self.mux, m => m.poll_timeout())?;
+        let ahead = deadline.wrapping_sub(self.now()) as i32;
+        Some(self.epoch + Duration::from_millis(self.now_ms.saturating_add_signed(i64::from(ahead))))
+    }
+
     /// One round: work, sleep at most `wait` (less if a session deadline comes first), work
     /// again. Returns after one wake-up whether or not it produced events.
     pub(crate) fn turn(&mut self, wait: Option<Duration>) -> io::Result<()> {
+        if self.external {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "the driver's socket is registered with the application's poll: drive it from there",
+            ));
+        }
         self.drive()?;
         let mut wait = wait;
-        if self.recv_pending {
-            wait = Some(Duration::ZERO);
-        } else if let Some(deadline) = on_mux!(&mut self.mux, m => m.poll_timeout()) {
-            let ahead = deadline.wrapping_sub(self.now()) as i32;
-            let until_due = self.epoch
-                + Duration::from_millis(self.now_ms.saturating_add_signed(i64::from(ahead)));
+        if let Some(until_due) = self.deadline() {
             let due_in = until_due.saturating_duration_since(Instant::now());
             wait = Some(wait.map_or(due_in, |w| w.min(due_in)));
         }
@@ -342,8 +400,11 @@ impl Driver {
         self.drive()
     }
 
-    /// Everything that needs no waiting: receive, timers, transmit, events.
-    fn drive(&mut self) -> io::Result<()> {
+    /// Everything that needs no waiting: reads what the socket has (if it was reported
+    /// readable), runs due timers, sends what the sessions queued, and collects events.
+    /// [`Driver::poll`] calls it around each sleep; an application's own loop calls it
+    /// itself (see [`Driver::register`]).
+    pub fn drive(&mut self) -> io::Result<()> {
         if self.recv_pending {
             self.receive()?;
         }

@@ -1,0 +1,3 @@
+//! The `kcp-tunnel` command.
+
+fn main() {}
