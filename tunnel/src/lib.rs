@@ -9,5 +9,11 @@
 //! - the result is the byte stream of one KCP session of [`kcp_core`]'s driver: the sealed
 //!   native mode, or kcp-go's framing and ciphers for kcptun peers.
 
+pub mod config;
+pub mod logger;
+mod runtime;
+pub mod setup;
 pub mod smux;
 pub mod snappy;
+
+pub use runtime::{ClientSettings, ServerSettings, Settings, Stopper, Tunnel};
