@@ -15,5 +15,6 @@ mod runtime;
 pub mod setup;
 pub mod smux;
 pub mod snappy;
+pub mod snmp;
 
 pub use runtime::{ClientSettings, ServerSettings, Settings, Stopper, Tunnel};
