@@ -9,6 +9,7 @@
 //! - the result is the byte stream of one KCP session of [`kcp_core`]'s driver: the sealed
 //!   native mode, or kcp-go's framing and ciphers for kcptun peers.
 
+pub mod bench;
 pub mod config;
 pub mod logger;
 mod runtime;
@@ -17,4 +18,4 @@ pub mod smux;
 pub mod snappy;
 pub mod snmp;
 
-pub use runtime::{ClientSettings, ServerSettings, Settings, Stopper, Tunnel};
+pub use runtime::{ClientSettings, Report, ServerSettings, Settings, Stopper, Tunnel};

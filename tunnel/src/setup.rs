@@ -26,6 +26,10 @@ pub fn settings(common: &Common) -> Settings {
         smux: config,
         compress: !common.nocomp,
         quiet: common.quiet,
+        snmp_log: common
+            .snmplog
+            .as_ref()
+            .map(|path| (path.clone(), common.snmpperiod)),
     }
 }
 

@@ -40,6 +40,30 @@ pub(crate) enum CliCommand {
     /// Accept KCP sessions and connect their streams to a target (kcptun-server)
     #[command(args_override_self = true)]
     Server(ServerArgs),
+    /// Self-test: server, client and traffic in one process on loopback; prints throughput,
+    /// RTT and retransmissions
+    #[command(args_override_self = true)]
+    Bench(BenchArgs),
+}
+
+/// `kcp-tunnel bench`: the tunnel's flags (both ends use them) and the traffic's.
+#[derive(Args, Debug, Clone)]
+pub(crate) struct BenchArgs {
+    /// Flags of both tunnel ends.
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Seconds of traffic
+    #[arg(long, value_name = "SECONDS", default_value_t = 10)]
+    pub seconds: i64,
+    /// Concurrent TCP connections
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    pub streams: i64,
+    /// Send window, in packets
+    #[arg(long, value_name = "PACKETS", default_value_t = 1024)]
+    pub sndwnd: i64,
+    /// Receive window, in packets
+    #[arg(long, value_name = "PACKETS", default_value_t = 1024)]
+    pub rcvwnd: i64,
 }
 
 /// `kcp-tunnel client`: kcptun-client's flags.

@@ -40,7 +40,7 @@ use std::net::{Ipv4Addr, SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use cli::{Cli, CliCommand, ClientArgs, CommonArgs, ServerArgs, DEFAULT_KEY};
+use cli::{BenchArgs, Cli, CliCommand, ClientArgs, CommonArgs, ServerArgs, DEFAULT_KEY};
 
 /// smux's keepalive timeout, fixed in kcptun 20210922: a session that received nothing for
 /// this long is closed. `--keepalive` may not exceed it.
@@ -56,7 +56,23 @@ pub enum Command {
     Client(ClientConfig),
     /// `kcp-tunnel server`: accept sessions and connect their streams to the target.
     Server(ServerConfig),
+    /// `kcp-tunnel bench`: both ends and their traffic in one process.
+    Bench(BenchConfig),
 }
+
+/// The self-test's settings.
+#[derive(Clone, Debug)]
+pub struct BenchConfig {
+    /// The tunnel's settings, for both ends.
+    pub common: Common,
+    /// How long the traffic runs.
+    pub duration: Duration,
+    /// Concurrent TCP connections.
+    pub streams: usize,
+}
+
+/// The key `bench` uses when none is given (its traffic never leaves the machine).
+pub const BENCH_KEY: &str = "kcp-tunnel bench";
 
 /// The packet protection of the tunnel's sessions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -291,6 +307,7 @@ where
             }
             server(args, key_env, warnings).map(Command::Server)
         }
+        CliCommand::Bench(args) => bench(args, warnings).map(Command::Bench),
     }
 }
 
@@ -624,6 +641,18 @@ fn client(
         conn: conn as usize,
         autoexpire: seconds(autoexpire),
         scavengettl: seconds(scavengettl),
+    })
+}
+
+fn bench(args: BenchArgs, warnings: Vec<String>) -> Result<BenchConfig, ConfigError> {
+    let key = Some(BENCH_KEY.to_owned());
+    let common = common(&args.common, args.sndwnd, args.rcvwnd, key, warnings)?;
+    let secs = within("seconds", args.seconds, 1, 86_400, "")?;
+    let streams = within("streams", args.streams, 1, 10_000, "")?;
+    Ok(BenchConfig {
+        common,
+        duration: seconds(secs),
+        streams: streams as usize,
     })
 }
 

@@ -128,7 +128,8 @@ impl Client {
         let mut config = t.settings.smux.clone();
         config.client = true;
         let link = Link::new(id, Mux::new(config, now), t.settings.compress, now);
-        t.links.insert(key, link);
+        t.insert_link(key, link);
+        t.active_opens += 1;
         let slot = &mut self.slots[index];
         slot.link = Some(key);
         for ck in std::mem::take(&mut slot.waiting) {

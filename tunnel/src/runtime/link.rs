@@ -5,6 +5,7 @@ use crate::smux::{Mux, SmuxError, StreamId};
 use crate::snappy::{FrameDecoder, FrameEncoder, SnappyError};
 use kcp_core::endpoint::SessionId;
 use kcp_core::net::Driver;
+use kcp_core::session::Snmp;
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::io;
@@ -59,6 +60,8 @@ pub struct Link {
     pub output_blocked: bool,
     /// Queued in the loop's list of links with work.
     pub dirty: bool,
+    /// The session's counters when last read (kept for the totals after it closes).
+    pub last_snmp: Snmp,
 }
 
 impl Link {
@@ -79,6 +82,7 @@ impl Link {
             input_paused: false,
             output_blocked: false,
             dirty: false,
+            last_snmp: Snmp::default(),
         }
     }
 

@@ -24,8 +24,11 @@ use server::Server;
 use slab::Slab;
 use std::collections::HashMap;
 use std::io::{self, IoSlice};
-use std::sync::Arc;
-use std::time::Instant;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::snmp::SnmpLog;
+use kcp_core::session::Snmp;
 
 pub use client::ClientSettings;
 pub use server::ServerSettings;
@@ -56,6 +59,21 @@ pub struct Settings {
     pub compress: bool,
     /// No per-stream open/close logs.
     pub quiet: bool,
+    /// kcptun's `--snmplog` path and `--snmpperiod`.
+    pub snmp_log: Option<(String, Duration)>,
+}
+
+/// A snapshot of a running tunnel, refreshed by its loop (see [`Tunnel::report_every`]).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Report {
+    /// kcp-go's counters over all sessions, past and present.
+    pub snmp: Snmp,
+    /// Sessions open.
+    pub links: usize,
+    /// Streams open.
+    pub streams: usize,
+    /// Smoothed RTT of the sessions, averaged (ms); `None` without sessions.
+    pub srtt_ms: Option<u32>,
 }
 
 /// Stops a running tunnel from another thread.
@@ -89,13 +107,32 @@ pub struct Tunnel {
     signals: Option<signal::Signals>,
     stopper: Stopper,
     stopping: bool,
+    snmp_log: Option<SnmpLog>,
+    /// Counters of sessions that are gone.
+    closed_snmp: Snmp,
+    /// Sessions dialled and accepted, and the most open at once.
+    active_opens: u64,
+    passive_opens: u64,
+    max_links: u64,
+    report: Option<(Arc<Mutex<Report>>, Duration, Instant)>,
 }
 
 impl Tunnel {
     fn new(settings: Settings) -> io::Result<Tunnel> {
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+        let now = Instant::now();
+        let snmp_log = settings
+            .snmp_log
+            .as_ref()
+            .map(|(path, period)| SnmpLog::new(path, *period, now));
         Ok(Tunnel {
+            snmp_log,
+            closed_snmp: Snmp::default(),
+            active_opens: 0,
+            passive_opens: 0,
+            max_links: 0,
+            report: None,
             poll,
             drivers: Slab::new(),
             links: HashMap::new(),
@@ -143,6 +180,40 @@ impl Tunnel {
                 .next()
                 .map(|(_, d)| d.local_addr())
                 .ok_or_else(|| io::Error::other("no socket")),
+        }
+    }
+
+    /// Keeps a [`Report`] up to date, every `period`, for another thread to read.
+    pub fn report_every(&mut self, period: Duration) -> Arc<Mutex<Report>> {
+        let shared = Arc::new(Mutex::new(Report::default()));
+        self.report = Some((shared.clone(), period, Instant::now()));
+        shared
+    }
+
+    /// The tunnel's state now.
+    pub fn report(&mut self) -> Report {
+        let mut srtt_sum = 0u64;
+        let mut sessions = 0u64;
+        let mut snmp = self.closed_snmp;
+        let mut streams = 0;
+        for (key, link) in &mut self.links {
+            if let Some(stats) = self.drivers.get(key.0).and_then(|d| d.session_stats(key.1)) {
+                link.last_snmp = stats.snmp;
+                srtt_sum += u64::from(stats.srtt);
+                sessions += 1;
+            }
+            snmp.add(&link.last_snmp);
+            streams += link.streams.len();
+        }
+        snmp.max_conn = self.max_links;
+        snmp.active_opens = self.active_opens;
+        snmp.passive_opens = self.passive_opens;
+        snmp.curr_estab = self.links.len() as u64;
+        Report {
+            snmp,
+            links: self.links.len(),
+            streams,
+            srtt_ms: (sessions > 0).then(|| (srtt_sum / sessions) as u32),
         }
     }
 
@@ -223,6 +294,8 @@ impl Tunnel {
         if let Some(client) = &self.client {
             earliest(client.deadline());
         }
+        earliest(self.snmp_log.as_ref().map(SnmpLog::deadline));
+        earliest(self.report.as_ref().map(|r| r.2));
         if !self.dirty.is_empty() {
             earliest(Some(Instant::now()));
         }
@@ -296,6 +369,23 @@ impl Tunnel {
             }
         }
         self.with_client(|t, c| c.run_timers(t, now));
+        if self.snmp_log.as_ref().is_some_and(|l| l.deadline() <= now) {
+            let totals = self.report().snmp;
+            if let Some(log) = &mut self.snmp_log {
+                if let Err(e) = log.write_due(now, SystemTime::now(), &totals) {
+                    log::warn!("{e}");
+                }
+            }
+        }
+        if self.report.as_ref().is_some_and(|r| r.2 <= now) {
+            let report = self.report();
+            if let Some((shared, period, next)) = &mut self.report {
+                if let Ok(mut shared) = shared.lock() {
+                    *shared = report;
+                }
+                *next = now + *period;
+            }
+        }
     }
 
     fn on_driver_event(&mut self, driver: usize, event: DriverEvent, now: Instant) {
@@ -305,7 +395,8 @@ impl Tunnel {
                 log::info!("session {} from {}", id.0, show(peer));
                 let mux = smux::Mux::new(self.server_smux_config(), now);
                 let link = Link::new(id, mux, self.settings.compress, now);
-                self.links.insert((driver, id), link);
+                self.insert_link((driver, id), link);
+                self.passive_opens += 1;
             }
             DriverEvent::Connected(id) => {
                 self.with_client(|t, c| c.connected(t, (driver, id)));
@@ -322,6 +413,11 @@ impl Tunnel {
                 }
             }
         }
+    }
+
+    fn insert_link(&mut self, key: LinkKey, link: Link) {
+        self.links.insert(key, link);
+        self.max_links = self.max_links.max(self.links.len() as u64);
     }
 
     fn server_smux_config(&self) -> smux::Config {
@@ -653,6 +749,11 @@ impl Tunnel {
     fn kill_link(&mut self, key: LinkKey, code: Option<u32>, why: &str) {
         log::warn!("session {}: {why}", key.1 .0);
         if let (Some(code), Some(driver)) = (code, self.drivers.get_mut(key.0)) {
+            if let (Some(link), Some(stats)) =
+                (self.links.get_mut(&key), driver.session_stats(key.1))
+            {
+                link.last_snmp = stats.snmp;
+            }
             driver.close(key.1, code);
         }
         self.drop_link(key);
@@ -664,6 +765,7 @@ impl Tunnel {
         let Some(link) = self.links.remove(&key) else {
             return;
         };
+        self.closed_snmp.add(&link.last_snmp);
         for (_, ck) in link.streams {
             if let Some(mut conn) = self.conns.try_remove(ck) {
                 conn.socket.deregister(self.poll.registry());
