@@ -4,6 +4,7 @@ use crate::config::{ClientConfig, Common, Crypt, ServerConfig, SMUX_KEEPALIVE_TI
 use crate::runtime::{ClientSettings, ServerSettings, Settings, Tunnel};
 use crate::smux;
 use kcp_core::net::{DriverConfig, Mode};
+use kcp_core::session::FecMode;
 use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -42,6 +43,15 @@ pub fn driver_config(common: &Common, bind: SocketAddr, accept: bool) -> io::Res
         Crypt::Sealed => {
             let mut endpoint = common.endpoint_config(accept).map_err(invalid)?;
             endpoint.arq = arq;
+            if let FecMode::Native(fec) = &mut endpoint.fec {
+                // A tunnel carries interactive streams: parity leaves right behind its data
+                // (bulk still fills whole groups in microseconds), and groups aim at one
+                // unrecoverable loss in a thousand. In the lab's 10 % loss, 25 ms each way
+                // test this took the 99th percentile from about 115 ms (RTT/2 deadline, 1 %
+                // residual) to about 70 ms.
+                fec.deadline_fraction = 0;
+                fec.target_residual = 0.001;
+            }
             Mode::Native(endpoint)
         }
         Crypt::Legacy(_) => {

@@ -4,17 +4,33 @@
 //!
 //! - a key present in the file overrides the flag (or default); absent keys leave it alone;
 //! - keys are the flags' long names (`datashard`, not `ds`) and match case-insensitively;
+//! - keys apply in file order, so of two that name the same flag (`"mtu"` and `"MTU"` too)
+//!   the later wins;
 //! - `null` leaves the value alone, as Go does for a plain field;
+//! - an integer key takes a number without fraction or exponent that fits in 64 bits (`-0`
+//!   is 0; `1.0` and `1e3` are refused, as Go refuses them for an `int` field);
+//! - strings decode as Go decodes them: a lone `\uD800` surrogate and each byte of invalid
+//!   UTF-8 become U+FFFD;
 //! - only the first JSON value of the file is read; anything after it is ignored.
 //!
 //! Where kcptun is silent we speak: a value of the wrong type is an error naming the key and
 //! the file (Go's decoder fails too, with a less direct message), and a key this subcommand
 //! does not know is a warning (a later kcptun's file may carry keys of its own), not an error.
+//! A syntax error names the line and column. Files over 1 MiB are refused, and arrays and
+//! objects may nest 128 deep (Go: 10000), so a hostile file cannot exhaust memory or stack.
+//!
+//! The parser is [`value`], our own: small, and without floating point.
+
+mod value;
 
 use super::cli::{ClientArgs, CommonArgs, ServerArgs};
 use super::ConfigError;
-use serde_json::Value;
+use std::io::Read;
 use std::path::Path;
+use value::Value;
+
+/// The largest configuration file read.
+const MAX_FILE_SIZE: u64 = 1 << 20;
 
 /// Where one JSON key's value goes, with the type it must have.
 pub(crate) enum Slot<'a> {
@@ -107,10 +123,11 @@ fn fold(key: &str) -> String {
 }
 
 /// A JSON value, for an error message.
-fn describe(value: &Value) -> String {
+fn describe(value: &Value<'_>) -> String {
     match value {
         Value::Null => "null".to_owned(),
         Value::Bool(b) => format!("the boolean {b}"),
+        Value::Number(n) if n.len() > 40 => "a number".to_owned(),
         Value::Number(n) => format!("the number {n}"),
         Value::String(s) if s.chars().count() > 40 => "a string".to_owned(),
         Value::String(s) => format!("the string {s:?}"),
@@ -126,37 +143,44 @@ pub(crate) fn apply_file<T: Keys>(
     warnings: &mut Vec<String>,
 ) -> Result<(), ConfigError> {
     let file = path.display();
-    let text = std::fs::read_to_string(path)
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_FILE_SIZE + 1).read_to_end(&mut bytes))
         .map_err(|e| ConfigError::Invalid(format!("-c {file}: cannot read: {e}")))?;
-    apply_str(&file.to_string(), &text, args, warnings)
+    if bytes.len() as u64 > MAX_FILE_SIZE {
+        return Err(ConfigError::Invalid(format!(
+            "-c {file}: larger than 1 MiB, too large for a configuration file"
+        )));
+    }
+    apply_bytes(&file.to_string(), &bytes, args, warnings)
 }
 
 /// Applies the JSON `text` (read from `file`, which messages name) to `args`.
-pub(crate) fn apply_str<T: Keys>(
+pub(crate) fn apply_bytes<T: Keys>(
     file: &str,
-    text: &str,
+    text: &[u8],
     args: &mut T,
     warnings: &mut Vec<String>,
 ) -> Result<(), ConfigError> {
     let error = |message: String| ConfigError::Invalid(format!("-c {file}: {message}"));
     // Like Go's json.Decoder: the first value only.
-    let map = match serde_json::Deserializer::from_str(text)
-        .into_iter::<Value>()
-        .next()
-    {
-        None => return Err(error("empty file, expected a JSON object".to_owned())),
-        Some(Err(e)) => return Err(error(format!("invalid JSON: {e}"))),
-        Some(Ok(Value::Object(map))) => map,
-        Some(Ok(other)) => {
+    let members = match value::parse_first(text) {
+        Ok(None) => return Err(error("empty file, expected a JSON object".to_owned())),
+        Err(e) => return Err(error(format!("invalid JSON at {e}"))),
+        Ok(Some(Value::Object(members))) => members,
+        Ok(Some(other)) => {
             return Err(error(format!(
                 "expected a JSON object, found {}",
                 describe(&other)
             )))
         }
     };
-    for (key, value) in map {
+    for (key, value) in members {
         let Some(slot) = args.slot(&fold(&key)) else {
-            warnings.push(format!("-c {file}: unknown key {key:?} ignored"));
+            let warning = format!("-c {file}: unknown key {key:?} ignored");
+            if !warnings.contains(&warning) {
+                warnings.push(warning);
+            }
             continue;
         };
         let expected = match (slot, value) {
@@ -173,10 +197,17 @@ pub(crate) fn apply_str<T: Keys>(
                 *field = b;
                 continue;
             }
-            (Slot::Int(field), Value::Number(n)) if n.as_i64().is_some() => {
-                *field = n.as_i64().unwrap_or_default();
-                continue;
-            }
+            (Slot::Int(field), Value::Number(n)) => match value::integer(n) {
+                Some(i) => {
+                    *field = i;
+                    continue;
+                }
+                // No fraction or exponent: too large.
+                None if n.bytes().all(|b| b == b'-' || b.is_ascii_digit()) => {
+                    ("a 64-bit integer", Value::Number(n))
+                }
+                None => ("an integer", Value::Number(n)),
+            },
             (Slot::Str(_) | Slot::OptStr(_), value) => ("a string", value),
             (Slot::Bool(_), value) => ("true or false", value),
             (Slot::Int(_), value) => ("an integer", value),
@@ -188,6 +219,17 @@ pub(crate) fn apply_str<T: Keys>(
         )));
     }
     Ok(())
+}
+
+/// [`apply_bytes`] on a string.
+#[cfg(test)]
+fn apply_str<T: Keys>(
+    file: &str,
+    text: &str,
+    args: &mut T,
+    warnings: &mut Vec<String>,
+) -> Result<(), ConfigError> {
+    apply_bytes(file, text.as_bytes(), args, warnings)
 }
 
 #[cfg(test)]
@@ -256,5 +298,165 @@ mod tests {
         assert!(warnings.iter().any(|w| w.contains("\"QPP\"")));
         assert!(warnings.iter().any(|w| w.contains("\"target\"")));
         assert!(warnings.iter().all(|w| w.contains("f.json")));
+    }
+
+    #[test]
+    fn config_json_keys_apply_in_file_order() {
+        let mtu = |text: &str| {
+            let mut args = client();
+            apply_str("f.json", text, &mut args, &mut Vec::new()).unwrap();
+            args.common.mtu
+        };
+        // Go's decoder: each key in turn, whatever its case; the later wins.
+        assert_eq!(mtu(r#"{"mtu": 1000, "MTU": 1200}"#), 1200);
+        assert_eq!(mtu(r#"{"MTU": 1000, "mtu": 1200}"#), 1200);
+        assert_eq!(mtu(r#"{"mtu": 1000, "Mtu": 1100, "mtu": 1200}"#), 1200);
+        assert_eq!(mtu(r#"{"mtu": 1000, "mtu": 1200}"#), 1200);
+        // null leaves the value the earlier key gave.
+        assert_eq!(mtu(r#"{"mtu": 1000, "MTU": null}"#), 1000);
+
+        // A wrong type is an error even if a later key would set a good value; the first one
+        // in the file is named.
+        let mut args = client();
+        let text = r#"{"mtu": "x", "nocomp": 1, "mtu": 1000}"#;
+        let error = apply_str("f.json", text, &mut args, &mut Vec::new()).unwrap_err();
+        assert!(error
+            .to_string()
+            .contains("key \"mtu\" must be an integer, not the string \"x\""));
+
+        // One warning per unknown key, in file order.
+        let mut args = client();
+        let mut warnings = Vec::new();
+        let text = r#"{"zz": 1, "QPP": 1, "zz": 2, "QPP": null}"#;
+        apply_str("f.json", text, &mut args, &mut warnings).unwrap();
+        assert_eq!(
+            warnings,
+            [
+                "-c f.json: unknown key \"zz\" ignored",
+                "-c f.json: unknown key \"QPP\" ignored"
+            ]
+        );
+    }
+
+    #[test]
+    fn config_json_integers_like_go() {
+        let apply = |text: &str| {
+            let mut args = client();
+            apply_str("f.json", text, &mut args, &mut Vec::new())
+                .map(|()| args.conn)
+                .map_err(|e| e.to_string())
+        };
+        assert_eq!(apply(r#"{"conn": -0}"#), Ok(0));
+        assert_eq!(apply(r#"{"conn": 7}"#), Ok(7));
+        assert_eq!(apply(r#"{"conn": -9223372036854775808}"#), Ok(i64::MIN));
+        assert_eq!(apply(r#"{"conn": 9223372036854775807}"#), Ok(i64::MAX));
+        for (number, expected) in [
+            ("1e3", "an integer, not the number 1e3"),
+            ("1.0", "an integer, not the number 1.0"),
+            ("-0.0", "an integer, not the number -0.0"),
+            ("1.5E-2", "an integer, not the number 1.5E-2"),
+            (
+                "9223372036854775808",
+                "a 64-bit integer, not the number 9223372036854775808",
+            ),
+            (
+                "-9223372036854775809",
+                "a 64-bit integer, not the number -9223372036854775809",
+            ),
+            (&"9".repeat(41), "a 64-bit integer, not a number"),
+        ] {
+            assert_eq!(
+                apply(&format!("{{\"conn\": {number}}}")),
+                Err(format!("-c f.json: key \"conn\" must be {expected}")),
+            );
+        }
+    }
+
+    #[test]
+    fn config_json_strings_decode_like_go() {
+        let key = |text: &[u8]| {
+            let mut args = client();
+            apply_bytes("f.json", text, &mut args, &mut Vec::new()).unwrap();
+            args.common.key.unwrap()
+        };
+        assert_eq!(
+            key(br#"{"key": "a\"\\\/\t\u00e9\ud83d\ude00"}"#),
+            "a\"\\/\té😀"
+        );
+        // Lone surrogates and invalid UTF-8: U+FFFD, as Go decodes them.
+        assert_eq!(
+            key(br#"{"key": "\ud800\udc00\udc00\ud800x"}"#),
+            "\u{10000}\u{FFFD}\u{FFFD}x"
+        );
+        assert_eq!(
+            key(b"{\"key\": \"a\xffb\xe2\x82\"}"),
+            "a\u{FFFD}b\u{FFFD}\u{FFFD}"
+        );
+        // What follows the first value is not read, whatever it is.
+        assert_eq!(key(b"{\"key\": \"k\"}\xff\xfe{\"key\": 1"), "k");
+    }
+
+    #[test]
+    fn config_json_syntax_errors_name_line_and_column() {
+        let deep = format!("{{\"a\":{}", "[".repeat(200));
+        let cases: [(&[u8], &str); 6] = [
+            (
+                b"{\"mtu\":\n  }",
+                "line 2, column 3: expected a value, found '}'",
+            ),
+            (
+                b"{\"mtu\": 1,}",
+                "line 1, column 11: trailing comma before '}'",
+            ),
+            (
+                b"{\"mtu\": 01}",
+                "line 1, column 10: a number cannot have leading zeros",
+            ),
+            (
+                b"{\"key\": \"\xc3\xa9\n\"}",
+                "line 1, column 11: unescaped control character in a string, found '\\n'",
+            ),
+            (
+                b"\xef\xbb\xbf{}",
+                "line 1, column 1: expected a value, found '\\u{feff}'",
+            ),
+            (
+                deep.as_bytes(),
+                "line 1, column 133: arrays and objects nested more than 128 deep",
+            ),
+        ];
+        for (text, message) in cases {
+            let mut args = client();
+            let error = apply_bytes("dir/f.json", text, &mut args, &mut Vec::new())
+                .unwrap_err()
+                .to_string();
+            assert_eq!(error, format!("-c dir/f.json: invalid JSON at {message}"));
+        }
+    }
+
+    #[test]
+    fn config_json_file_size_is_bounded() {
+        let path =
+            std::env::temp_dir().join(format!("kcp-tunnel-json-size-{}.json", std::process::id()));
+        let mut text = b"{\"key\": \"\xff\"}".to_vec();
+        text.resize(MAX_FILE_SIZE as usize, b' ');
+        std::fs::write(&path, &text).unwrap();
+        let mut args = client();
+        let ok = apply_file(&path, &mut args, &mut Vec::new());
+        text.push(b' ');
+        std::fs::write(&path, &text).unwrap();
+        let too_large = apply_file(&path, &mut client(), &mut Vec::new());
+        let _ = std::fs::remove_file(&path);
+
+        ok.unwrap();
+        assert_eq!(args.common.key.as_deref(), Some("\u{FFFD}"));
+        let error = too_large.unwrap_err().to_string();
+        assert_eq!(
+            error,
+            format!(
+                "-c {}: larger than 1 MiB, too large for a configuration file",
+                path.display()
+            )
+        );
     }
 }
