@@ -62,6 +62,10 @@ pub struct Link {
     pub dirty: bool,
     /// The session's counters when last read (kept for the totals after it closes).
     pub last_snmp: Snmp,
+    /// Since when the session has had data waiting without hearing from the peer.
+    pub waiting_since: Option<Instant>,
+    /// Datagrams received at the last silence check.
+    pub heard_pkts: u64,
 }
 
 impl Link {
@@ -83,6 +87,8 @@ impl Link {
             output_blocked: false,
             dirty: false,
             last_snmp: Snmp::default(),
+            waiting_since: None,
+            heard_pkts: 0,
         }
     }
 

@@ -50,6 +50,14 @@ const CODE_PROTOCOL: u32 = 2;
 /// Loop rounds per wake-up before sleeping again (each round drives every socket once).
 const MAX_ROUNDS: usize = 16;
 
+/// A session with data in flight that hears nothing at all for this long
+/// is taken for dead (the peer restarted or vanished) and its streams are reset, well before
+/// the transport's 30 s idle timeout. A live peer acknowledges within a few RTOs even
+/// through heavy loss.
+const SILENCE_LIMIT: Duration = Duration::from_secs(5);
+/// How often sessions with data in flight are checked for that silence.
+const SILENCE_CHECK: Duration = Duration::from_secs(1);
+
 /// What both roles share.
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -115,6 +123,8 @@ pub struct Tunnel {
     passive_opens: u64,
     max_links: u64,
     report: Option<(Arc<Mutex<Report>>, Duration, Instant)>,
+    /// The next silence check, while some session has data waiting.
+    silence_check: Option<Instant>,
 }
 
 impl Tunnel {
@@ -133,6 +143,7 @@ impl Tunnel {
             passive_opens: 0,
             max_links: 0,
             report: None,
+            silence_check: None,
             poll,
             drivers: Slab::new(),
             links: HashMap::new(),
@@ -296,6 +307,7 @@ impl Tunnel {
         }
         earliest(self.snmp_log.as_ref().map(SnmpLog::deadline));
         earliest(self.report.as_ref().map(|r| r.2));
+        earliest(self.silence_check);
         if !self.dirty.is_empty() {
             earliest(Some(Instant::now()));
         }
@@ -369,6 +381,9 @@ impl Tunnel {
             }
         }
         self.with_client(|t, c| c.run_timers(t, now));
+        if self.silence_check.is_some_and(|t| t <= now) {
+            self.check_silence(now);
+        }
         if self.snmp_log.as_ref().is_some_and(|l| l.deadline() <= now) {
             let totals = self.report().snmp;
             if let Some(log) = &mut self.snmp_log {
@@ -452,7 +467,44 @@ impl Tunnel {
             self.on_mux_event(key, event);
         }
         if let Err(e) = self.pump_output(key) {
-            self.kill_link(key, Some(CODE_PROTOCOL), &e.to_string());
+            return self.kill_link(key, Some(CODE_PROTOCOL), &e.to_string());
+        }
+        if self.silence_check.is_none() && self.drivers[key.0].wait_send(key.1) > 0 {
+            self.silence_check = Some(Instant::now() + SILENCE_CHECK);
+        }
+    }
+
+    /// Finds sessions that have had data in flight for [`SILENCE_LIMIT`] without hearing a
+    /// single datagram, and ends them.
+    fn check_silence(&mut self, now: Instant) {
+        let mut dead = Vec::new();
+        let mut waiting = false;
+        for (key, link) in &mut self.links {
+            let Some(stats) = self.drivers.get(key.0).and_then(|d| d.session_stats(key.1)) else {
+                continue;
+            };
+            waiting |= stats.wait_send > 0;
+            // Only data in flight is owed an answer: queued data may just be waiting for a
+            // peer that closed its window (and says so only every few seconds).
+            if stats.in_flight == 0 {
+                link.waiting_since = None;
+                continue;
+            }
+            match link.waiting_since {
+                Some(_) if stats.snmp.in_pkts != link.heard_pkts => link.waiting_since = Some(now),
+                Some(since) if now.duration_since(since) >= SILENCE_LIMIT => dead.push(*key),
+                Some(_) => {}
+                None => link.waiting_since = Some(now),
+            }
+            link.heard_pkts = stats.snmp.in_pkts;
+        }
+        self.silence_check = waiting.then_some(now + SILENCE_CHECK);
+        for key in dead {
+            self.kill_link(
+                key,
+                Some(CODE_PROTOCOL),
+                "no answer from the peer for 5 s with data waiting (restarted or gone)",
+            );
         }
     }
 
