@@ -818,6 +818,13 @@ impl Tunnel {
             return;
         };
         self.closed_snmp.add(&link.last_snmp);
+        if !link.streams.is_empty() {
+            log::warn!(
+                "session {}: its {} streams are reset",
+                key.1 .0,
+                link.streams.len()
+            );
+        }
         for (_, ck) in link.streams {
             if let Some(mut conn) = self.conns.try_remove(ck) {
                 conn.socket.deregister(self.poll.registry());
