@@ -254,15 +254,9 @@ fn bulk_transfers_allocate_nothing_per_packet() {
         ];
         for (name, allocations) in counts {
             println!("{name}: {allocations} allocations for 20,000 segments at {loss} loss");
-            // FEC rebuilds allocate when a loss pattern is missing from the Reed-Solomon crate's
-            // decode-matrix cache (254 patterns per geometry; 10+3 has 377 patterns of up to
-            // three losses, native 16+4 groups far more): a few percent of segments, never one
-            // per packet.
-            let limit = if name.contains("session") && loss > 0.0 {
-                1_000
-            } else {
-                200
-            };
+            // FEC rebuilds reuse the code's work buffers: a lossy session allocates about as
+            // little as a clean one (12 and 13 at 5 % loss when this was written).
+            let limit = 200;
             assert!(
                 allocations < limit,
                 "{name}: {allocations} allocations for 20,000 segments at {loss} loss"

@@ -4,8 +4,8 @@
 //! computed over them; a receiver that misses up to as many data shards as it has parity shards
 //! rebuilds the missing ones without waiting for a retransmission.
 //!
-//! Two framings share the code (the field arithmetic in [`galois`], the bounded group table in
-//! [`groups`]):
+//! Two framings share the code (the field arithmetic and kernels in [`galois`], the encoding and
+//! decoding matrices in `matrix`, the bounded group table in [`groups`]):
 //!
 //! * **kcp-go** ([`KcpGoEncoder`], [`KcpGoDecoder`]) — byte for byte what kcp-go 5.6.1 and
 //!   kcptun put on the wire. Fixed `(data, parity)` geometry; parity leaves only once a group
@@ -20,13 +20,14 @@
 //! [`FecStats`].
 //!
 //! The code is kcp-go's: GF(2^8) with polynomial 0x11D and the systematic matrix derived from a
-//! Vandermonde matrix (klauspost/reedsolomon's construction), through `reed-solomon-erasure`,
-//! which builds the same matrix. Encoding runs through [`galois::Kernel`]: an AVX2 kernel
-//! (detected at run time) or the crate's portable one.
+//! Vandermonde matrix (klauspost/reedsolomon's construction), built here. Encoding and
+//! rebuilding run through [`galois::Kernel`]: an AVX2 kernel (detected at run time) or a
+//! portable nibble-table one.
 
 pub mod galois;
 pub mod groups;
 pub mod kcpgo;
+mod matrix;
 pub mod native;
 mod stats;
 
