@@ -365,7 +365,9 @@ impl Driver {
         }
         let deadline = on_mux!(&mut self.mux, m => m.poll_timeout())?;
         let ahead = deadline.wrapping_sub(self.now()) as i32;
-        Some(self.epoch + Duration::from_millis(self.now_ms.saturating_add_signed(i64::from(ahead))))
+        Some(
+            self.epoch + Duration::from_millis(self.now_ms.saturating_add_signed(i64::from(ahead))),
+        )
     }
 
     /// One round: work, sleep at most `wait` (less if a session deadline comes first), work
