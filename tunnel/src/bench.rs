@@ -76,19 +76,7 @@ pub fn run(config: &BenchConfig, out: &mut dyn Write) -> io::Result<BenchResult>
         config.streams,
         config.duration.as_secs()
     )?;
-    writeln!(
-        out,
-        "crypt {}, mode {}, mtu {}, windows {}/{}, fec {}/{}, smux v{}, compression {}",
-        common.crypt,
-        common.mode,
-        common.arq.mtu,
-        common.arq.send_window,
-        common.arq.recv_window,
-        common.data_shards,
-        common.parity_shards,
-        common.smux.version,
-        if common.nocomp { "off" } else { "on" }
-    )?;
+    writeln!(out, "{}", common.summary())?;
     let cpu_start = cpu_seconds();
     let sources: Vec<_> = (0..config.streams)
         .map(|i| {

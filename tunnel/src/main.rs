@@ -41,17 +41,9 @@ fn start_logging(common: &Common, level: log::LevelFilter) -> std::io::Result<()
         log::warn!("{warning}");
     }
     log::info!(
-        "kcp-tunnel {}: crypt {}, mode {}, mtu {}, windows {}/{}, fec {}/{}, smux v{}, compression {}",
+        "kcp-tunnel {}: {}",
         env!("CARGO_PKG_VERSION"),
-        common.crypt,
-        common.mode,
-        common.arq.mtu,
-        common.arq.send_window,
-        common.arq.recv_window,
-        common.data_shards,
-        common.parity_shards,
-        common.smux.version,
-        if common.nocomp { "off" } else { "on" },
+        common.summary()
     );
     Ok(())
 }

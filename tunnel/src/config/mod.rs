@@ -684,6 +684,22 @@ fn server(
 }
 
 impl Common {
+    /// The settings that matter when comparing two runs, in one line for logs.
+    pub fn summary(&self) -> String {
+        format!(
+            "crypt {}, mode {}, mtu {}, windows {}/{}, fec {}/{}, smux v{}, compression {}",
+            self.crypt,
+            self.mode,
+            self.arq.mtu,
+            self.arq.send_window,
+            self.arq.recv_window,
+            self.data_shards,
+            self.parity_shards,
+            self.smux.version,
+            if self.nocomp { "off" } else { "on" }
+        )
+    }
+
     /// Whether FEC is on: both shard counts above 0 (kcp-go's rule).
     pub fn fec(&self) -> bool {
         self.data_shards > 0 && self.parity_shards > 0
