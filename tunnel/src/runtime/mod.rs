@@ -406,7 +406,7 @@ impl Tunnel {
     fn on_driver_event(&mut self, driver: usize, event: DriverEvent, now: Instant) {
         match event {
             DriverEvent::Accepted(id) => {
-                let peer = self.drivers[driver].remote(id);
+                let peer = self.drivers.get(driver).and_then(|d| d.remote(id));
                 log::info!("session {} from {}", id.0, show(peer));
                 let mux = smux::Mux::new(self.server_smux_config(), now);
                 let link = Link::new(id, mux, self.settings.compress, now);
@@ -469,7 +469,12 @@ impl Tunnel {
         if let Err(e) = self.pump_output(key) {
             return self.kill_link(key, Some(CODE_PROTOCOL), &e.to_string());
         }
-        if self.silence_check.is_none() && self.drivers[key.0].wait_send(key.1) > 0 {
+        if self.silence_check.is_none()
+            && self
+                .drivers
+                .get(key.0)
+                .is_some_and(|d| d.wait_send(key.1) > 0)
+        {
             self.silence_check = Some(Instant::now() + SILENCE_CHECK);
         }
     }

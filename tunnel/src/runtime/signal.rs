@@ -3,7 +3,7 @@
 
 use mio::net::UnixStream;
 use std::io::{self, Read};
-use std::os::fd::{AsRawFd, IntoRawFd};
+use std::os::fd::IntoRawFd;
 use std::sync::atomic::{AtomicI32, Ordering};
 
 /// The write end the handler uses (-1: none installed).
@@ -67,11 +67,5 @@ impl Signals {
             any = true;
         }
         any
-    }
-}
-
-impl AsRawFd for Signals {
-    fn as_raw_fd(&self) -> std::os::fd::RawFd {
-        self.receiver.as_raw_fd()
     }
 }

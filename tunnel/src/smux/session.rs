@@ -626,7 +626,7 @@ impl Mux {
 
     /// Reports that the first `n` bytes of [`Mux::output`] were sent.
     pub fn advance_output(&mut self, n: usize) {
-        self.sent = (self.sent + n).min(self.output().len() + self.sent);
+        self.sent += n.min(self.output().len());
         if self.sent == self.out.len() {
             self.out.clear();
             self.sent = 0;
