@@ -1,0 +1,1 @@
+//! The `ikcp.h`-compatible API (work in progress).

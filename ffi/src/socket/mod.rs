@@ -1,0 +1,1 @@
+//! The socket-level API over the mio driver (work in progress).
