@@ -3,13 +3,14 @@
 //!
 //! * x86_64: `ring`, whose assembly is chosen at run time (AVX2, SSE4.1 or SSSE3): about
 //!   0.75 µs to seal 1400 bytes here.
-//! * every other target (MIPS and ARM routers): RustCrypto's `chacha20poly1305`, pure Rust
-//!   with explicit little-endian arithmetic. On x86_64 it takes about 2.4 µs, because its
-//!   Poly1305 AVX2 code only inlines when AVX2 is enabled at compile time, which a binary for
-//!   every x86_64 cannot assume.
+//! * every other target (MIPS and ARM routers), and x86_64 builds with
+//!   `--cfg kcp_portable_aead` (see `build.rs`): RustCrypto's `chacha20poly1305`, pure Rust with
+//!   explicit little-endian arithmetic, the same crate the Noise handshake uses. On x86_64 it
+//!   takes about 2.4 µs, because its Poly1305 AVX2 code only inlines when AVX2 is enabled at
+//!   compile time, which a binary for every x86_64 cannot assume.
 //!
-//! On x86_64 the RustCrypto implementation is built for the tests, which check both against
-//! RFC 8439's test vector and against each other.
+//! Where ring is chosen, the RustCrypto implementation is built for the tests, which check
+//! both against RFC 8439's test vector and against each other.
 
 /// Bytes of a key.
 pub const KEY_LEN: usize = 32;
@@ -35,13 +36,13 @@ pub(crate) trait ChaChaPoly: Sized {
 }
 
 /// The implementation this target uses.
-#[cfg(target_arch = "x86_64")]
+#[cfg(kcp_ring_aead)]
 pub(crate) type Aead = ring_impl::RingAead;
 /// The implementation this target uses.
-#[cfg(not(target_arch = "x86_64"))]
+#[cfg(not(kcp_ring_aead))]
 pub(crate) type Aead = rustcrypto_impl::RustCryptoAead;
 
-#[cfg(target_arch = "x86_64")]
+#[cfg(kcp_ring_aead)]
 mod ring_impl {
     use super::{ChaChaPoly, KEY_LEN, NONCE_LEN, TAG_LEN};
     use ring::aead::{Aad, LessSafeKey, Nonce, Tag, UnboundKey, CHACHA20_POLY1305};
@@ -88,23 +89,23 @@ mod ring_impl {
     }
 }
 
-#[cfg(any(not(target_arch = "x86_64"), test))]
+#[cfg(any(not(kcp_ring_aead), test))]
 mod rustcrypto_impl {
     use super::{ChaChaPoly, KEY_LEN, NONCE_LEN, TAG_LEN};
-    use chacha20poly1305::aead::{AeadInOut, KeyInit};
-    use chacha20poly1305::{ChaCha20Poly1305, Nonce, Tag};
+    use chacha20poly1305::aead::{AeadInPlace, KeyInit};
+    use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce, Tag};
 
     pub(crate) struct RustCryptoAead(ChaCha20Poly1305);
 
     impl ChaChaPoly for RustCryptoAead {
         fn new(key: &[u8; KEY_LEN]) -> RustCryptoAead {
-            RustCryptoAead(ChaCha20Poly1305::new(key.into()))
+            RustCryptoAead(ChaCha20Poly1305::new(Key::from_slice(key)))
         }
 
         fn seal(&self, nonce: &[u8; NONCE_LEN], aad: &[u8], buf: &mut [u8]) -> [u8; TAG_LEN] {
             let tag = self
                 .0
-                .encrypt_inout_detached(&Nonce::from(*nonce), aad, buf.into())
+                .encrypt_in_place_detached(Nonce::from_slice(nonce), aad, buf)
                 .expect("a datagram is far below the AEAD's length limit");
             tag.into()
         }
@@ -117,7 +118,7 @@ mod rustcrypto_impl {
             tag: &[u8; TAG_LEN],
         ) -> bool {
             self.0
-                .decrypt_inout_detached(&Nonce::from(*nonce), aad, buf.into(), &Tag::from(*tag))
+                .decrypt_in_place_detached(Nonce::from_slice(nonce), aad, buf, Tag::from_slice(tag))
                 .is_ok()
         }
     }

@@ -17,6 +17,8 @@ pub(crate) const DEFAULT_KEY: &str = "it's a secrect";
 #[command(
     name = "kcp-tunnel",
     version,
+    // Written out: clap's generated usage lines cost 9 KB of the router binary.
+    override_usage = "kcp-tunnel <client|server|bench> [OPTIONS]",
     about = "TCP over KCP over UDP: a drop-in for kcptun, plus an authenticated native mode",
     long_about = "TCP over KCP over UDP: a drop-in for kcptun, plus an authenticated native mode.\n\n\
                   Flags have kcptun's names and defaults and may be written Go-style too \
@@ -35,14 +37,23 @@ pub(crate) struct Cli {
 #[derive(Subcommand, Debug)]
 pub(crate) enum CliCommand {
     /// Accept TCP connections and carry them over KCP to a server (kcptun-client)
-    #[command(args_override_self = true)]
+    #[command(
+        args_override_self = true,
+        override_usage = "kcp-tunnel client [OPTIONS]"
+    )]
     Client(ClientArgs),
     /// Accept KCP sessions and connect their streams to a target (kcptun-server)
-    #[command(args_override_self = true)]
+    #[command(
+        args_override_self = true,
+        override_usage = "kcp-tunnel server [OPTIONS]"
+    )]
     Server(ServerArgs),
     /// Self-test: server, client and traffic in one process on loopback; prints throughput,
     /// RTT and retransmissions
-    #[command(args_override_self = true)]
+    #[command(
+        args_override_self = true,
+        override_usage = "kcp-tunnel bench [OPTIONS]"
+    )]
     Bench(BenchArgs),
 }
 
