@@ -69,6 +69,7 @@ fn random_config(rng: &mut Rng, stream: bool) -> Config {
     } else {
         FlushMode::Eager
     };
+    config.early_retransmit = rng.chance(0.5);
     config
 }
 

@@ -426,6 +426,74 @@ fn an_overdue_segment_rides_in_the_next_datagrams_spare_room() {
     assert_eq!(&out[..4], b"lost");
 }
 
+/// After "lost" (sn 5) is dropped, sends "next" (sn 6), delivers it and returns the peer's
+/// acknowledgement, which skips sn 5 once. Returns the sender, when sn 5 left and the time the
+/// acknowledgement arrived.
+fn one_duplicate_ack_for_a_lost_message(config: &Config) -> (Kcp, u32, u32) {
+    let (mut a, mut b, sent_at) = pair_with_a_lost_message(config);
+    let mut buf = vec![0u8; 1400];
+    let mut now = sent_at + 5;
+    a.send(b"next").unwrap();
+    let n = a.poll_transmit(now, &mut buf).unwrap();
+    now += 20;
+    b.handle_datagram(now, &buf[..n]).unwrap();
+    b.flush();
+    let n = b.poll_transmit(now, &mut buf).unwrap();
+    now += 20;
+    a.handle_datagram(now, &buf[..n]).unwrap();
+    (a, sent_at, now)
+}
+
+#[test]
+fn early_retransmit_resends_after_one_duplicate_ack_when_nothing_new_is_waiting() {
+    let config = Config {
+        resend_in_spare_room: false,
+        early_retransmit: true,
+        ..Config::fast3()
+    };
+    let (mut a, sent_at, now) = one_duplicate_ack_for_a_lost_message(&config);
+    assert!(now - sent_at < a.rto(), "before the timeout");
+    let mut buf = vec![0u8; 1400];
+    let n = a
+        .poll_transmit(now, &mut buf)
+        .expect("the early retransmission");
+    let sns: Vec<u32> = Segments::new(&buf[..n])
+        .flatten()
+        .map(|s| s.header.sn)
+        .collect();
+    assert_eq!(sns, [5]);
+    assert_eq!(a.stats().early_retransmits, 1);
+    assert_eq!(a.stats().fast_retransmits, 0);
+}
+
+#[test]
+fn early_retransmit_waits_while_new_data_goes_out_and_is_off_by_default() {
+    let config = Config {
+        resend_in_spare_room: false,
+        early_retransmit: true,
+        ..Config::fast3()
+    };
+    // New data in the same flush: kcp-go's rule holds the resend back.
+    let (mut a, _, now) = one_duplicate_ack_for_a_lost_message(&config);
+    a.send(b"more").unwrap();
+    let mut buf = vec![0u8; 1400];
+    let n = a.poll_transmit(now, &mut buf).unwrap();
+    let sns: Vec<u32> = Segments::new(&buf[..n])
+        .flatten()
+        .map(|s| s.header.sn)
+        .collect();
+    assert_eq!(sns, [7]);
+    assert_eq!(a.stats().early_retransmits, 0);
+    // Off (the reference's behaviour): one duplicate ack is below fast3's threshold of 2.
+    let config = Config {
+        resend_in_spare_room: false,
+        ..Config::fast3()
+    };
+    let (mut a, _, now) = one_duplicate_ack_for_a_lost_message(&config);
+    assert_eq!(a.poll_transmit(now, &mut buf), None);
+    assert_eq!(a.stats().early_retransmits + a.stats().fast_retransmits, 0);
+}
+
 #[test]
 fn spare_room_resends_can_be_turned_off() {
     let config = Config {
@@ -530,4 +598,28 @@ fn a_datagram_handed_over_whole_becomes_the_received_buffer() {
     garbage.truncate(10);
     assert!(b.handle_datagram_buffer(0, garbage).is_err());
     assert_eq!(b.stats().dropped_truncated, 1);
+}
+
+#[test]
+fn acknowledgements_rebuilt_by_fec_give_no_rtt_sample() {
+    // One exchange: `a` sends at 0, `b` acknowledges at 20; the ack reaches `a` at `arrival`.
+    let exchange = |arrival: u32, rebuilt: bool| {
+        let (mut a, mut b) = pair(&Config::fast3());
+        let mut buf = vec![0u8; 1400];
+        a.send(b"probe").unwrap();
+        let n = a.poll_transmit(0, &mut buf).unwrap();
+        b.handle_datagram(20, &buf[..n]).unwrap();
+        b.flush();
+        let n = b.poll_transmit(20, &mut buf).unwrap();
+        if rebuilt {
+            a.handle_recovered_datagram(arrival, &buf[..n]).unwrap();
+        } else {
+            a.handle_datagram(arrival, &buf[..n]).unwrap();
+        }
+        (a.srtt(), a.in_flight())
+    };
+    // Rebuilt 300 ms late: the segment is acknowledged, the estimate untouched.
+    assert_eq!(exchange(300, true), (0, 0));
+    // The acknowledgement arriving as itself is a sample.
+    assert_eq!(exchange(40, false), (40, 0));
 }

@@ -39,6 +39,10 @@ pub fn driver_config(common: &Common, bind: SocketAddr, accept: bool) -> io::Res
     let mut arq = common.arq.clone();
     arq.stream = true;
     arq.send_queue_limit = u32::from(arq.send_window).max(32) * QUEUE_WINDOWS;
+    // kcptun (kcp-go) resends a segment skipped by one acknowledgement when it has nothing new
+    // to send; interactive streams recover a round trip sooner. Without it, in the lab's 20 %
+    // loss test, the same flags gave a mean 19 % above kcptun's.
+    arq.early_retransmit = true;
     let mode = match common.crypt {
         Crypt::Sealed => {
             let mut endpoint = common.endpoint_config(accept).map_err(invalid)?;

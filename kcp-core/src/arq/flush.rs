@@ -14,6 +14,7 @@ pub(super) enum Transmission {
     New,
     Timeout,
     Fast,
+    Early,
 }
 
 /// Unacknowledged segments, from the oldest, looked at for a datagram's spare room.
@@ -35,6 +36,8 @@ pub(super) struct FlushRun {
     window: u32,
     fast_sent: bool,
     timed_out: bool,
+    /// No new segment goes out in this flush: early retransmission may.
+    quiet: bool,
 }
 
 impl Kcp {
@@ -127,6 +130,7 @@ impl Kcp {
             window,
             fast_sent: false,
             timed_out: false,
+            quiet: self.sent.sent() == self.sent.next(),
         };
     }
 
@@ -265,16 +269,27 @@ impl Kcp {
             Some(Transmission::Timeout)
         } else if self.fast_eligible(slot.fastack, slot.xmit) {
             Some(Transmission::Fast)
+        } else if self.config.early_retransmit
+            && self.run.quiet
+            && slot.fastack > 0
+            && self.within_fast_limit(slot.xmit)
+        {
+            Some(Transmission::Early)
         } else {
             None
         }
     }
 
     fn fast_eligible(&self, fastack: u32, xmit: u32) -> bool {
-        let limit = self.config.fast_resend_limit;
         self.config.fast_resend > 0
             && fastack >= self.config.fast_resend
-            && (limit == 0 || xmit <= limit)
+            && self.within_fast_limit(xmit)
+    }
+
+    /// Whether a segment sent `xmit` times may still be resent on duplicate acknowledgements.
+    fn within_fast_limit(&self, xmit: u32) -> bool {
+        let limit = self.config.fast_resend_limit;
+        limit == 0 || xmit <= limit
     }
 
     /// Updates a segment's timers for this transmission and writes it into `out`.
@@ -311,11 +326,15 @@ impl Kcp {
                 self.run.timed_out = true;
                 self.stats.timeout_retransmits += 1;
             }
-            Transmission::Fast => {
+            Transmission::Fast | Transmission::Early => {
                 slot.fastack = 0;
                 slot.resendts = now.wrapping_add(slot.rto);
                 self.run.fast_sent = true;
-                self.stats.fast_retransmits += 1;
+                if kind == Transmission::Fast {
+                    self.stats.fast_retransmits += 1;
+                } else {
+                    self.stats.early_retransmits += 1;
+                }
             }
         }
         slot.ts = now;

@@ -19,6 +19,8 @@ struct InputPass {
     prev_live: u32,
     /// `(sn, ts)` of the acknowledgement fast-ack counting goes by.
     latest_ack: Option<(u32, u32)>,
+    /// Whether acknowledgements give RTT samples (not in datagrams rebuilt by FEC).
+    sample_rtt: bool,
 }
 
 impl Kcp {
@@ -30,8 +32,29 @@ impl Kcp {
     /// unsent data, ...) are dropped one by one and counted; the others in the datagram still
     /// apply. Never panics.
     pub fn handle_datagram(&mut self, now: u32, datagram: &[u8]) -> Result<(), InputError> {
+        self.apply_datagram(now, datagram, true)
+    }
+
+    /// [`Kcp::handle_datagram`] for a datagram that forward error correction rebuilt. Its
+    /// acknowledgements give no RTT samples: they arrive late by the time their group took to
+    /// complete, and counting that as path delay would inflate the RTO (kcp-go leaves them out
+    /// too). Everything else applies as usual.
+    pub fn handle_recovered_datagram(
+        &mut self,
+        now: u32,
+        datagram: &[u8],
+    ) -> Result<(), InputError> {
+        self.apply_datagram(now, datagram, false)
+    }
+
+    fn apply_datagram(
+        &mut self,
+        now: u32,
+        datagram: &[u8],
+        sample_rtt: bool,
+    ) -> Result<(), InputError> {
         self.start_input(now, datagram)?;
-        let mut pass = self.input_pass();
+        let mut pass = self.input_pass(sample_rtt);
         let mut walk = Segments::new(datagram);
         for segment in walk.by_ref().flatten() {
             self.apply_segment(
@@ -66,7 +89,7 @@ impl Kcp {
             self.buffers.give(datagram);
             return Err(e);
         }
-        let mut pass = self.input_pass();
+        let mut pass = self.input_pass(true);
         let payload = Payload::Owned {
             datagram,
             start: HEADER_LEN,
@@ -84,11 +107,12 @@ impl Kcp {
         self.validate_datagram(datagram)
     }
 
-    fn input_pass(&self) -> InputPass {
+    fn input_pass(&self, sample_rtt: bool) -> InputPass {
         InputPass {
             prev_una: self.sent.una(),
             prev_live: self.sent.live(),
             latest_ack: None,
+            sample_rtt,
         }
     }
 
@@ -109,7 +133,7 @@ impl Kcp {
         self.sent.ack_below(h.una, &mut self.buffers);
         match h.cmd {
             Command::Ack => {
-                self.on_ack(h.sn, h.ts);
+                self.on_ack(h.sn, h.ts, pass.sample_rtt);
                 // The conservative rule: the fast-ack reference is the newest echo.
                 pass.latest_ack = match pass.latest_ack {
                     Some((sn, ts)) if !(seq::diff(h.sn, sn) > 0 && seq::diff(h.ts, ts) > 0) => {
@@ -128,13 +152,15 @@ impl Kcp {
     /// After the segments: fast-ack counting, window growth, timer housekeeping.
     fn finish_input(&mut self, pass: InputPass) {
         if let Some((maxack, ts)) = pass.latest_ack {
-            if self.config.fast_resend > 0 {
-                self.sent.count_fastacks(
-                    maxack,
-                    ts,
-                    self.config.fast_resend,
-                    self.config.fast_resend_limit,
-                );
+            // Early retransmission decides at the flush: every skipped segment is a candidate.
+            let threshold = if self.config.early_retransmit {
+                1
+            } else {
+                self.config.fast_resend
+            };
+            if threshold > 0 {
+                self.sent
+                    .count_fastacks(maxack, ts, threshold, self.config.fast_resend_limit);
             }
         }
         if seq::diff(self.sent.una(), pass.prev_una) > 0 {
@@ -192,11 +218,11 @@ impl Kcp {
         }
     }
 
-    fn on_ack(&mut self, sn: u32, ts: u32) {
+    fn on_ack(&mut self, sn: u32, ts: u32, sample_rtt: bool) {
         let rtt = seq::diff(self.current, ts);
         // A sample beyond the RTO ceiling says nothing true about the path (a forged or
         // ancient echo) and would pin the RTO at its maximum.
-        if (0..=RTO_MAX as i32).contains(&rtt) {
+        if sample_rtt && (0..=RTO_MAX as i32).contains(&rtt) {
             self.rtt
                 .on_sample(rtt, self.config.interval, self.config.min_rto);
         }

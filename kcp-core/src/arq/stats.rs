@@ -22,6 +22,9 @@ pub struct Stats {
     pub fast_retransmits: u64,
     /// Overdue segments resent in the spare room of a datagram leaving anyway (eager mode).
     pub spare_room_retransmits: u64,
+    /// Data segments retransmitted after one duplicate acknowledgement by a flush with nothing
+    /// new to send ([`Config::early_retransmit`](crate::Config::early_retransmit)).
+    pub early_retransmits: u64,
     /// Acknowledgements sent.
     pub acks_out: u64,
     /// Window probes (WASK) sent.

@@ -429,7 +429,7 @@ impl Session {
         } = self;
         let mut arq_errors = 0u64;
         let mut feed_recovered = |bytes: &[u8]| {
-            if kcp.handle_datagram(now, bytes).is_err() {
+            if kcp.handle_recovered_datagram(now, bytes).is_err() {
                 arq_errors += 1;
             }
         };
@@ -574,6 +574,7 @@ impl Session {
             out_segs: arq.data_segments_out
                 + arq.timeout_retransmits
                 + arq.fast_retransmits
+                + arq.early_retransmits
                 + arq.spare_room_retransmits
                 + arq.acks_out
                 + arq.window_probes_out
@@ -582,9 +583,11 @@ impl Session {
             out_bytes: c.out_bytes,
             retrans_segs: arq.timeout_retransmits
                 + arq.fast_retransmits
+                + arq.early_retransmits
                 + arq.spare_room_retransmits,
             fast_retrans_segs: arq.fast_retransmits,
-            early_retrans_segs: arq.spare_room_retransmits,
+            // Both resend before a timeout on less evidence than fast retransmission.
+            early_retrans_segs: arq.early_retransmits + arq.spare_room_retransmits,
             lost_segs: arq.timeout_retransmits,
             repeat_segs: arq.duplicate_segments,
             fec_parity_shards: fec.parity_shards_in,
