@@ -6,8 +6,8 @@
 //! * [`socket`] — a socket-level API over the mio driver for engines that do not want to write
 //!   socket code. Header: `ffi/include/kcp.h`.
 //!
-//! No panic crosses into C: every entry point runs inside [`guard`], which turns a panic into an
-//! error code.
+//! No panic crosses into C: every entry point runs inside a panic guard (`guard.rs`), which
+//! turns a panic into an error code.
 
 pub mod ikcp;
 pub mod socket;
