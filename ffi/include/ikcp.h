@@ -20,9 +20,8 @@
  * all below -99. No crash, no abort: a library bug makes a call return IKCP_ERR_INTERNAL.
  *
  * Differences from ikcp.c (details at each function):
- * - ikcp_nodelay, ikcp_interval and the setters change a handle only before its first
- *   ikcp_send/ikcp_input/ikcp_update/ikcp_flush; afterwards a change returns
- *   IKCP_ERR_STARTED (ikcp_setmtu and ikcp_wndsize work at any time).
+ * - Tuning works at any time, as in ikcp.c, but a change of MTU or stream mode cuts data
+ *   queued and not yet sent again.
  * - The send queue is bounded (8192 segments by default, ikcp_setsendqueue).
  * - ikcp_input rejects a datagram with a bad segment whole, before applying any of it.
  * - A peek (ikcp_recv with a negative length) moves the message to a holding area: the
@@ -132,12 +131,6 @@ void ikcp_log(struct IKCPCB *kcp, int mask, const char *fmt, ...);
  * Error: an argument is out of range (each function says which values it accepts).
  */
 #define IKCP_ERR_INVALID -101
-
-/**
- * Error: this setting can only change before the handle's first `ikcp_send`, `ikcp_input`,
- * `ikcp_update` or `ikcp_flush`; the handle is unchanged.
- */
-#define IKCP_ERR_STARTED -102
 
 /**
  * Error: the send queue holds its limit of segments (8192 unless changed with
@@ -417,8 +410,10 @@ int ikcp_waitsnd(const ikcpcb *kcp);
  *
  * "Fastest": `ikcp_nodelay(kcp, 1, 20, 2, 1)`.
  *
- * Returns 0; `IKCP_ERR_STARTED` if a value changes after the handle started (see the
- * header's preamble); `IKCP_ERR_NULL` if `kcp` is NULL.
+ * May be called at any time, as in the reference: new values apply from the next flush and
+ * the next RTT sample; segments in flight keep their timers.
+ *
+ * Returns 0; `IKCP_ERR_NULL` if `kcp` is NULL.
  *
  * # Safety
  *
@@ -430,8 +425,7 @@ int ikcp_nodelay(ikcpcb *kcp, int nodelay, int interval, int resend, int nc);
  * Sets the flush tick in milliseconds, clamped to 10..=5000 (as `ikcp_nodelay`'s
  * `interval`).
  *
- * Returns 0; `IKCP_ERR_STARTED` if it changes after the handle started; `IKCP_ERR_NULL` if
- * `kcp` is NULL.
+ * Returns 0; `IKCP_ERR_NULL` if `kcp` is NULL.
  *
  * # Safety
  *
@@ -458,10 +452,10 @@ IUINT32 ikcp_getconv(const void *ptr);
 /**
  * Stream mode on (non-zero) or off (0, the default), the reference's `kcp->stream`: in
  * stream mode data is a byte stream (small writes coalesce into full segments, reads return
- * any number of bytes) instead of messages.
+ * any number of bytes) instead of messages. Data queued and not yet sent is cut again for
+ * the new mode.
  *
- * Returns 0; `IKCP_ERR_STARTED` if it changes after the handle started; `IKCP_ERR_NULL` if
- * `kcp` is NULL.
+ * Returns 0; `IKCP_ERR_NULL` if `kcp` is NULL.
  *
  * # Safety
  *
@@ -471,10 +465,10 @@ int ikcp_setstream(ikcpcb *kcp, int stream);
 
 /**
  * Minimum retransmission timeout in ms, the reference's `kcp->rx_minrto` (100 by default, 30
- * after `ikcp_nodelay` with nodelay on; `ikcp_nodelay` resets it).
+ * after `ikcp_nodelay` with nodelay on; `ikcp_nodelay` resets it). Applies from the next RTT
+ * sample.
  *
- * Returns 0; `IKCP_ERR_INVALID` outside 1..=60000; `IKCP_ERR_STARTED` if it changes after
- * the handle started; `IKCP_ERR_NULL` if `kcp` is NULL.
+ * Returns 0; `IKCP_ERR_INVALID` outside 1..=60000; `IKCP_ERR_NULL` if `kcp` is NULL.
  *
  * # Safety
  *
@@ -486,8 +480,7 @@ int ikcp_setminrto(ikcpcb *kcp, int minrto);
  * Fast retransmission threshold, the reference's `kcp->fastresend` (as `ikcp_nodelay`'s
  * `resend`; 0 turns fast retransmission off).
  *
- * Returns 0; `IKCP_ERR_INVALID` if negative; `IKCP_ERR_STARTED` if it changes after the
- * handle started; `IKCP_ERR_NULL` if `kcp` is NULL.
+ * Returns 0; `IKCP_ERR_INVALID` if negative; `IKCP_ERR_NULL` if `kcp` is NULL.
  *
  * # Safety
  *
@@ -499,8 +492,7 @@ int ikcp_setfastresend(ikcpcb *kcp, int resend);
  * Most transmissions after which a segment is no longer fast-retransmitted, the reference's
  * `kcp->fastlimit` (default 5; 0 or less: no limit).
  *
- * Returns 0; `IKCP_ERR_STARTED` if it changes after the handle started; `IKCP_ERR_NULL` if
- * `kcp` is NULL.
+ * Returns 0; `IKCP_ERR_NULL` if `kcp` is NULL.
  *
  * # Safety
  *
@@ -513,8 +505,7 @@ int ikcp_setfastlimit(ikcpcb *kcp, int limit);
  * returns `(IUINT32)-1`), the reference's `kcp->dead_link` (default 20). The control block
  * keeps retrying; the caller decides when to give up.
  *
- * Returns 0; `IKCP_ERR_INVALID` if below 1; `IKCP_ERR_STARTED` if it changes after the
- * handle started; `IKCP_ERR_NULL` if `kcp` is NULL.
+ * Returns 0; `IKCP_ERR_INVALID` if below 1; `IKCP_ERR_NULL` if `kcp` is NULL.
  *
  * # Safety
  *
@@ -554,8 +545,7 @@ int ikcp_setuser(ikcpcb *kcp, void *user);
  * Most segments the send queue holds before `ikcp_send` refuses data with
  * `IKCP_ERR_QUEUE_FULL` (default 8192; the reference has no limit).
  *
- * Returns 0; `IKCP_ERR_INVALID` if below 1; `IKCP_ERR_STARTED` if it changes after the
- * handle started; `IKCP_ERR_NULL` if `kcp` is NULL.
+ * Returns 0; `IKCP_ERR_INVALID` if below 1; `IKCP_ERR_NULL` if `kcp` is NULL.
  *
  * # Safety
  *
@@ -572,8 +562,7 @@ int ikcp_setsendqueue(ikcpcb *kcp, int segments);
  * an acknowledgement. Call `ikcp_update` right after `ikcp_send` and `ikcp_input` (or when
  * `ikcp_check` says) to get the benefit. Same wire format; any peer works.
  *
- * Returns 0; `IKCP_ERR_STARTED` if it changes after the handle started; `IKCP_ERR_NULL` if
- * `kcp` is NULL.
+ * Returns 0; `IKCP_ERR_NULL` if `kcp` is NULL.
  *
  * # Safety
  *

@@ -623,3 +623,52 @@ fn acknowledgements_rebuilt_by_fec_give_no_rtt_sample() {
     // The acknowledgement arriving as itself is a sample.
     assert_eq!(exchange(40, false), (40, 0));
 }
+
+#[test]
+fn retune_changes_a_running_machine_all_at_once_or_not_at_all() {
+    let (mut a, _b) = pair(&Config {
+        flush: FlushMode::Interval,
+        ..Config::default()
+    });
+    let mut buf = vec![0u8; 1400];
+    a.send(b"before").unwrap();
+    assert!(
+        a.poll_transmit(0, &mut buf).is_none(),
+        "interval mode: waits for its tick"
+    );
+    let sent = (0..=200)
+        .step_by(10)
+        .filter(|&t| {
+            a.handle_timeout(t);
+            a.poll_transmit(t, &mut buf).is_some()
+        })
+        .count();
+    assert_eq!(sent, 1);
+    // The fast3 tuning on the running machine, as ikcp_nodelay(kcp, 1, 10, 2, 1) would.
+    a.retune(|c| {
+        *c = Config {
+            mtu: c.mtu,
+            ..Config::fast3()
+        }
+    })
+    .unwrap();
+    assert_eq!(
+        (
+            a.config().interval,
+            a.config().fast_resend,
+            a.config().min_rto
+        ),
+        (10, 2, 30)
+    );
+    // Eager now: a new message leaves at once, without a tick.
+    a.send(b"after").unwrap();
+    assert!(a.poll_transmit(201, &mut buf).is_some());
+    // An invalid change (a zero send window) changes nothing, not even the valid part.
+    let before = a.config().clone();
+    let refused = a.retune(|c| {
+        c.fast_resend = 5;
+        c.send_window = 0;
+    });
+    assert!(refused.is_err());
+    assert_eq!(a.config(), &before);
+}

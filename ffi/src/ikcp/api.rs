@@ -234,7 +234,6 @@ pub unsafe extern "C" fn ikcp_update(kcp: *mut ikcpcb, current: IUINT32) {
                 let h = &mut *kcp;
                 h.current = current;
                 h.updated = true;
-                h.started = true;
                 h.core.handle_timeout(current);
             }
             handle::drain(kcp);
@@ -406,8 +405,10 @@ pub unsafe extern "C" fn ikcp_waitsnd(kcp: *const ikcpcb) -> c_int {
 ///
 /// "Fastest": `ikcp_nodelay(kcp, 1, 20, 2, 1)`.
 ///
-/// Returns 0; `IKCP_ERR_STARTED` if a value changes after the handle started (see the
-/// header's preamble); `IKCP_ERR_NULL` if `kcp` is NULL.
+/// May be called at any time, as in the reference: new values apply from the next flush and
+/// the next RTT sample; segments in flight keep their timers.
+///
+/// Returns 0; `IKCP_ERR_NULL` if `kcp` is NULL.
 ///
 /// # Safety
 ///
@@ -445,8 +446,7 @@ pub unsafe extern "C" fn ikcp_nodelay(
 /// Sets the flush tick in milliseconds, clamped to 10..=5000 (as `ikcp_nodelay`'s
 /// `interval`).
 ///
-/// Returns 0; `IKCP_ERR_STARTED` if it changes after the handle started; `IKCP_ERR_NULL` if
-/// `kcp` is NULL.
+/// Returns 0; `IKCP_ERR_NULL` if `kcp` is NULL.
 ///
 /// # Safety
 ///
@@ -519,10 +519,10 @@ pub unsafe extern "C" fn ikcp_getconv(ptr: *const c_void) -> IUINT32 {
 
 /// Stream mode on (non-zero) or off (0, the default), the reference's `kcp->stream`: in
 /// stream mode data is a byte stream (small writes coalesce into full segments, reads return
-/// any number of bytes) instead of messages.
+/// any number of bytes) instead of messages. Data queued and not yet sent is cut again for
+/// the new mode.
 ///
-/// Returns 0; `IKCP_ERR_STARTED` if it changes after the handle started; `IKCP_ERR_NULL` if
-/// `kcp` is NULL.
+/// Returns 0; `IKCP_ERR_NULL` if `kcp` is NULL.
 ///
 /// # Safety
 ///
@@ -534,10 +534,10 @@ pub unsafe extern "C" fn ikcp_setstream(kcp: *mut ikcpcb, stream: c_int) -> c_in
 }
 
 /// Minimum retransmission timeout in ms, the reference's `kcp->rx_minrto` (100 by default, 30
-/// after `ikcp_nodelay` with nodelay on; `ikcp_nodelay` resets it).
+/// after `ikcp_nodelay` with nodelay on; `ikcp_nodelay` resets it). Applies from the next RTT
+/// sample.
 ///
-/// Returns 0; `IKCP_ERR_INVALID` outside 1..=60000; `IKCP_ERR_STARTED` if it changes after
-/// the handle started; `IKCP_ERR_NULL` if `kcp` is NULL.
+/// Returns 0; `IKCP_ERR_INVALID` outside 1..=60000; `IKCP_ERR_NULL` if `kcp` is NULL.
 ///
 /// # Safety
 ///
@@ -556,8 +556,7 @@ pub unsafe extern "C" fn ikcp_setminrto(kcp: *mut ikcpcb, minrto: c_int) -> c_in
 /// Fast retransmission threshold, the reference's `kcp->fastresend` (as `ikcp_nodelay`'s
 /// `resend`; 0 turns fast retransmission off).
 ///
-/// Returns 0; `IKCP_ERR_INVALID` if negative; `IKCP_ERR_STARTED` if it changes after the
-/// handle started; `IKCP_ERR_NULL` if `kcp` is NULL.
+/// Returns 0; `IKCP_ERR_INVALID` if negative; `IKCP_ERR_NULL` if `kcp` is NULL.
 ///
 /// # Safety
 ///
@@ -576,8 +575,7 @@ pub unsafe extern "C" fn ikcp_setfastresend(kcp: *mut ikcpcb, resend: c_int) -> 
 /// Most transmissions after which a segment is no longer fast-retransmitted, the reference's
 /// `kcp->fastlimit` (default 5; 0 or less: no limit).
 ///
-/// Returns 0; `IKCP_ERR_STARTED` if it changes after the handle started; `IKCP_ERR_NULL` if
-/// `kcp` is NULL.
+/// Returns 0; `IKCP_ERR_NULL` if `kcp` is NULL.
 ///
 /// # Safety
 ///
@@ -596,8 +594,7 @@ pub unsafe extern "C" fn ikcp_setfastlimit(kcp: *mut ikcpcb, limit: c_int) -> c_
 /// returns `(IUINT32)-1`), the reference's `kcp->dead_link` (default 20). The control block
 /// keeps retrying; the caller decides when to give up.
 ///
-/// Returns 0; `IKCP_ERR_INVALID` if below 1; `IKCP_ERR_STARTED` if it changes after the
-/// handle started; `IKCP_ERR_NULL` if `kcp` is NULL.
+/// Returns 0; `IKCP_ERR_INVALID` if below 1; `IKCP_ERR_NULL` if `kcp` is NULL.
 ///
 /// # Safety
 ///
@@ -661,8 +658,7 @@ pub unsafe extern "C" fn ikcp_setuser(kcp: *mut ikcpcb, user: *mut c_void) -> c_
 /// Most segments the send queue holds before `ikcp_send` refuses data with
 /// `IKCP_ERR_QUEUE_FULL` (default 8192; the reference has no limit).
 ///
-/// Returns 0; `IKCP_ERR_INVALID` if below 1; `IKCP_ERR_STARTED` if it changes after the
-/// handle started; `IKCP_ERR_NULL` if `kcp` is NULL.
+/// Returns 0; `IKCP_ERR_INVALID` if below 1; `IKCP_ERR_NULL` if `kcp` is NULL.
 ///
 /// # Safety
 ///
@@ -686,8 +682,7 @@ pub unsafe extern "C" fn ikcp_setsendqueue(kcp: *mut ikcpcb, segments: c_int) ->
 /// an acknowledgement. Call `ikcp_update` right after `ikcp_send` and `ikcp_input` (or when
 /// `ikcp_check` says) to get the benefit. Same wire format; any peer works.
 ///
-/// Returns 0; `IKCP_ERR_STARTED` if it changes after the handle started; `IKCP_ERR_NULL` if
-/// `kcp` is NULL.
+/// Returns 0; `IKCP_ERR_NULL` if `kcp` is NULL.
 ///
 /// # Safety
 ///

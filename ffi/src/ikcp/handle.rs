@@ -12,8 +12,7 @@ use std::ffi::{c_char, c_int, c_void};
 use kcp_core::{Config, FlushMode, InputError, Kcp, RecvError, SendError};
 
 use super::{
-    IKCP_ERR_INTERNAL, IKCP_ERR_INVALID, IKCP_ERR_QUEUE_FULL, IKCP_ERR_RELEASED, IKCP_ERR_STARTED,
-    IKCP_LOG_OUTPUT,
+    IKCP_ERR_INTERNAL, IKCP_ERR_INVALID, IKCP_ERR_QUEUE_FULL, IKCP_ERR_RELEASED, IKCP_LOG_OUTPUT,
 };
 
 /// The output callback: hands one datagram to the network.
@@ -46,8 +45,6 @@ pub struct IKCPCB {
     pub(crate) current: u32,
     /// Whether `ikcp_update` has been called (the reference's `updated`).
     pub(crate) updated: bool,
-    /// Whether data or time has gone in: from then on the configuration is fixed.
-    pub(crate) started: bool,
     /// Data taken out of the state machine by a peek: one whole message, or (stream mode) the
     /// next bytes of the stream from `held_pos` on.
     pub(crate) held: Option<Vec<u8>>,
@@ -89,7 +86,6 @@ impl IKCPCB {
             logmask: 0,
             current: 0,
             updated: false,
-            started: false,
             held: None,
             held_pos: 0,
             out: Vec::new(),
@@ -99,22 +95,11 @@ impl IKCPCB {
         })
     }
 
-    /// Applies a configuration change: freely before the handle started (by building the state
-    /// machine afresh), afterwards only if it changes nothing.
+    /// Applies a configuration change, at any time: all of it if the result is valid (0),
+    /// otherwise none of it (`IKCP_ERR_INVALID`).
     pub(crate) fn tune(&mut self, change: impl FnOnce(&mut Config)) -> c_int {
-        let mut config = self.core.config().clone();
-        change(&mut config);
-        if config == *self.core.config() {
-            return 0;
-        }
-        if self.started {
-            return IKCP_ERR_STARTED;
-        }
-        match Kcp::new(self.conv, &config) {
-            Ok(core) => {
-                self.core = core;
-                0
-            }
+        match self.core.retune(change) {
+            Ok(()) => 0,
             Err(_) => IKCP_ERR_INVALID,
         }
     }
@@ -122,10 +107,7 @@ impl IKCPCB {
     /// `ikcp_send` after the null checks: `data` is the message (or stream bytes).
     pub(crate) fn send(&mut self, data: &[u8]) -> c_int {
         match self.core.send(data) {
-            Ok(n) => {
-                self.started = true;
-                count(n)
-            }
+            Ok(n) => count(n),
             Err(SendError::MessageTooLarge { .. }) => -2,
             Err(SendError::QueueFull) => IKCP_ERR_QUEUE_FULL,
         }
@@ -270,10 +252,7 @@ impl IKCPCB {
     /// `ikcp_input` after the null and length checks.
     pub(crate) fn input(&mut self, datagram: &[u8]) -> c_int {
         match self.core.handle_datagram(self.current, datagram) {
-            Ok(()) => {
-                self.started = true;
-                0
-            }
+            Ok(()) => 0,
             Err(InputError::WrongConversation { .. }) => -1,
             Err(InputError::Malformed(e)) => match e {
                 kcp_core::wire::DecodeError::TruncatedHeader { .. } => -1,

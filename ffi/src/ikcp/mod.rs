@@ -39,15 +39,15 @@
 //! Where the reference defines a return code, the same code is returned for the same reason.
 //! Where it would crash (a null handle, a null buffer) or has no such failure, a documented
 //! negative code below -99 is returned instead: [`IKCP_ERR_NULL`], [`IKCP_ERR_INVALID`],
-//! [`IKCP_ERR_STARTED`], [`IKCP_ERR_QUEUE_FULL`], [`IKCP_ERR_RELEASED`], [`IKCP_ERR_INTERNAL`].
+//! [`IKCP_ERR_QUEUE_FULL`], [`IKCP_ERR_RELEASED`], [`IKCP_ERR_INTERNAL`].
 //!
 //! # Differences from `ikcp.c`
 //!
-//! * **Configuration after start.** `ikcp_nodelay`, `ikcp_interval` and the setters of this
-//!   API change a handle freely until its first `ikcp_send`, `ikcp_input`, `ikcp_update` or
-//!   `ikcp_flush`; afterwards a change returns [`IKCP_ERR_STARTED`] and leaves the handle as it
-//!   was (setting a value it already has still returns 0). `ikcp_setmtu` and `ikcp_wndsize`
-//!   work at any time.
+//! * **Configuration at any time.** As in the reference, `ikcp_nodelay`, `ikcp_interval`,
+//!   `ikcp_setmtu`, `ikcp_wndsize` and the setters of this API work at any time: new values
+//!   apply from the next flush and the next RTT sample, and segments in flight keep their
+//!   timers. Unlike the reference, data queued and not yet sent is cut again after a change
+//!   of MTU or stream mode.
 //! * **Bounded send queue.** `ikcp_send` refuses data beyond 8192 queued segments with
 //!   [`IKCP_ERR_QUEUE_FULL`] (the reference queue is unbounded); `ikcp_setsendqueue` changes
 //!   the limit.
@@ -141,9 +141,6 @@ pub const IKCP_OVERHEAD: c_int = 24;
 pub const IKCP_ERR_NULL: c_int = -100;
 /// Error: an argument is out of range (each function says which values it accepts).
 pub const IKCP_ERR_INVALID: c_int = -101;
-/// Error: this setting can only change before the handle's first `ikcp_send`, `ikcp_input`,
-/// `ikcp_update` or `ikcp_flush`; the handle is unchanged.
-pub const IKCP_ERR_STARTED: c_int = -102;
 /// Error: the send queue holds its limit of segments (8192 unless changed with
 /// `ikcp_setsendqueue`); nothing was queued. Try again once `ikcp_waitsnd` has fallen.
 pub const IKCP_ERR_QUEUE_FULL: c_int = -103;

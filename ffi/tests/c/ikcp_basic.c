@@ -1,7 +1,8 @@
 /*
  * The ikcp.h API used as the reference documents it: messages of every size, peeking,
- * stream mode, configuration, ikcp_check, logging, callbacks that call back into the library
- * (including a handle released from its own output callback), and a dead link.
+ * stream mode, configuration (before and after start, and retuning a running conversation),
+ * ikcp_check, logging, callbacks that call back into the library (including a handle released
+ * from its own output callback), and a dead link.
  * Exit status: the number of failed checks (0: all passed).
  */
 #include "ikcp_test.h"
@@ -169,22 +170,98 @@ static void configuration(void)
     CHECK_EQ(ikcp_setstream(kcp, 0), 0);
     CHECK_EQ(ikcp_seteager(kcp, 1), 0);
     CHECK_EQ(ikcp_seteager(kcp, 0), 0);
-    /* After the first update, tuning is fixed; setting the same value is fine. */
+    /* Tuning works after the first update too, as in the reference. */
     ikcp_update(kcp, now);
-    CHECK_EQ(ikcp_nodelay(kcp, 1, 10, 2, 1), IKCP_ERR_STARTED);
-    CHECK_EQ(ikcp_getminrto(kcp), 100);
-    CHECK_EQ(ikcp_nodelay(kcp, 0, 20, 3, -1), 0);
-    CHECK_EQ(ikcp_setstream(kcp, 1), IKCP_ERR_STARTED);
+    CHECK_EQ(ikcp_nodelay(kcp, 1, 10, 2, 1), 0);
+    CHECK_EQ(ikcp_getminrto(kcp), 30);
+    CHECK_EQ(ikcp_getinterval(kcp), 10);
+    CHECK_EQ(ikcp_setstream(kcp, 1), 0);
     CHECK_EQ(ikcp_setstream(kcp, 0), 0);
-    CHECK_EQ(ikcp_setminrto(kcp, 50), IKCP_ERR_STARTED);
-    CHECK_EQ(ikcp_interval(kcp, 20), 0);
-    CHECK_EQ(ikcp_seteager(kcp, 1), IKCP_ERR_STARTED);
-    /* MTU and windows change at any time. */
+    CHECK_EQ(ikcp_setminrto(kcp, 50), 0);
+    CHECK_EQ(ikcp_getminrto(kcp), 50);
+    CHECK_EQ(ikcp_interval(kcp, 1), 0);
+    CHECK_EQ(ikcp_getinterval(kcp), 10);
+    CHECK_EQ(ikcp_interval(kcp, -5), 0);
+    CHECK_EQ(ikcp_getinterval(kcp), 10);
+    CHECK_EQ(ikcp_interval(kcp, 99999), 0);
+    CHECK_EQ(ikcp_getinterval(kcp), 5000);
+    CHECK_EQ(ikcp_seteager(kcp, 1), 0);
+    CHECK_EQ(ikcp_seteager(kcp, 0), 0);
+    CHECK_EQ(ikcp_setfastresend(kcp, 1), 0);
+    CHECK_EQ(ikcp_setfastlimit(kcp, 3), 0);
+    CHECK_EQ(ikcp_setdeadlink(kcp, 5), 0);
+    CHECK_EQ(ikcp_setsendqueue(kcp, 50), 0);
+    /* Out-of-range values are still refused, and change nothing. */
+    CHECK_EQ(ikcp_setminrto(kcp, 0), IKCP_ERR_INVALID);
+    CHECK_EQ(ikcp_setminrto(kcp, -1), IKCP_ERR_INVALID);
+    CHECK_EQ(ikcp_setminrto(kcp, 60001), IKCP_ERR_INVALID);
+    CHECK_EQ(ikcp_getminrto(kcp), 50);
+    CHECK_EQ(ikcp_setfastresend(kcp, -1), IKCP_ERR_INVALID);
+    CHECK_EQ(ikcp_setdeadlink(kcp, 0), IKCP_ERR_INVALID);
+    CHECK_EQ(ikcp_setsendqueue(kcp, 0), IKCP_ERR_INVALID);
+    /* MTU and windows too. */
     CHECK_EQ(ikcp_setmtu(kcp, 1200), 0);
     CHECK_EQ(ikcp_getmss(kcp), 1176);
     CHECK_EQ(ikcp_wndsize(kcp, 32, 128), 0);
     CHECK_EQ(ikcp_getsndwnd(kcp), 32);
     ikcp_release(kcp);
+}
+
+/* Retuning both peers of a running conversation, with a message in flight: everything still
+ * arrives, and the new settings take effect. */
+static void retuning_while_running(void)
+{
+    static char out[20000], in[20000];
+    IUINT32 now = 0;
+    int i, n, total = 0;
+    pair_create(16);
+    for (i = 0; i < (int)sizeof out; i++) {
+        out[i] = (char)(i * 13 + 5);
+    }
+    CHECK_EQ(ikcp_send(peer[0], "before", 6), 6);
+    pump(&now, 1000);
+    CHECK_EQ(ikcp_recv(peer[1], in, (int)sizeof in), 6);
+    CHECK(memcmp(in, "before", 6) == 0);
+    /* A 15-segment message, partly sent (the congestion window starts at one segment). */
+    CHECK_EQ(ikcp_send(peer[0], out, (int)sizeof out), (int)sizeof out);
+    pump(&now, 150);
+    CHECK(ikcp_waitsnd(peer[0]) > 0);
+    for (i = 0; i < 2; i++) {
+        CHECK_EQ(ikcp_nodelay(peer[i], 1, 10, 2, 1), 0);
+        CHECK_EQ(ikcp_setminrto(peer[i], 50), 0);
+        CHECK_EQ(ikcp_setfastresend(peer[i], 3), 0);
+        CHECK_EQ(ikcp_setdeadlink(peer[i], 30), 0);
+        CHECK_EQ(ikcp_getinterval(peer[i]), 10);
+        CHECK_EQ(ikcp_getminrto(peer[i]), 50);
+    }
+    pump(&now, 2000);
+    CHECK_EQ(ikcp_waitsnd(peer[0]), 0);
+    CHECK_EQ(ikcp_recv(peer[1], in, (int)sizeof in), (int)sizeof out);
+    CHECK(memcmp(in, out, sizeof out) == 0);
+    /* The 10 ms interval is in force: a message leaves within one tick. */
+    CHECK_EQ(ikcp_send(peer[0], "tick", 4), 4);
+    pump(&now, 11);
+    CHECK_EQ(ikcp_recv(peer[1], in, (int)sizeof in), 4);
+    CHECK(memcmp(in, "tick", 4) == 0);
+    /* Eager: a message leaves at the next update. */
+    CHECK_EQ(ikcp_seteager(peer[0], 1), 0);
+    CHECK_EQ(ikcp_send(peer[0], "now", 3), 3);
+    pump(&now, 1);
+    CHECK_EQ(ikcp_recv(peer[1], in, (int)sizeof in), 3);
+    CHECK(memcmp(in, "now", 3) == 0);
+    /* Stream mode on both sides, between messages. */
+    CHECK_EQ(ikcp_setstream(peer[0], 1), 0);
+    CHECK_EQ(ikcp_setstream(peer[1], 1), 0);
+    for (i = 0; i < 10; i++) {
+        CHECK_EQ(ikcp_send(peer[0], out + i * 100, 100), 100);
+    }
+    pump(&now, 500);
+    while ((n = ikcp_recv(peer[1], in + total, 333)) > 0) {
+        total += n;
+    }
+    CHECK_EQ(total, 1000);
+    CHECK(memcmp(in, out, 1000) == 0);
+    pair_release();
 }
 
 static void check_and_update(void)
@@ -387,6 +464,7 @@ int main(void)
     small_buffers_and_peeking();
     stream_mode();
     configuration();
+    retuning_while_running();
     check_and_update();
     logging();
     reentrancy();

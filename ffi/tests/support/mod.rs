@@ -79,14 +79,15 @@ pub fn ffi_dir() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The directory holding the `libkcp` artifacts of this build: the parent of the test
-/// executable's `deps/` directory.
+/// The directory holding the `libkcp` artifacts of this build: the test executable's `deps/`
+/// directory, which `cargo test` refreshes, or else its parent. The parent's copies are only
+/// refreshed by `cargo build`, so preferring them would test a stale library.
 pub fn lib_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
     let deps = exe.parent().expect("test executable directory");
     let candidates = [
-        deps.parent().map(Path::to_path_buf),
         Some(deps.to_path_buf()),
+        deps.parent().map(Path::to_path_buf),
     ];
     candidates
         .into_iter()
@@ -94,8 +95,7 @@ pub fn lib_dir() -> PathBuf {
         .find(|dir| dir.join(static_lib_name()).exists())
         .unwrap_or_else(|| {
             panic!(
-                "no {} next to {} (expected in its parent directory); build the library with \
-                 `cargo build -p kcp-ffi` and run the tests through cargo",
+                "no {} in {} or its parent directory; run the tests through cargo",
                 static_lib_name(),
                 deps.display()
             )

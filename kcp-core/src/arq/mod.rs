@@ -471,6 +471,41 @@ impl Kcp {
         Ok(())
     }
 
+    /// Changes any part of the configuration of a running machine (the reference's
+    /// `ikcp_nodelay`, `ikcp_interval` and struct fields such as `rx_minrto`, `fastresend` or
+    /// `stream`), all at once if the result validates; otherwise nothing changes. Segments
+    /// already in flight keep their timers; the new values apply from the next flush and the
+    /// next RTT sample. MTU and windows change as with [`Kcp::set_mtu`],
+    /// [`Kcp::set_send_window`] and [`Kcp::set_recv_window`]; a change of stream mode re-cuts
+    /// the messages not started yet, as the reference's next `ikcp_send` would see them.
+    pub fn retune(&mut self, change: impl FnOnce(&mut Config)) -> Result<(), ConfigError> {
+        let old = self.config.clone();
+        let (old_max, waiting) = (self.max_datagram_size() as u32, self.wait_send() > 0);
+        self.reconfigure(change)?;
+        if self.config.send_window != old.send_window {
+            self.sent.resize(self.config.send_window);
+        }
+        if self.config.recv_window != old.recv_window {
+            self.received.resize(self.config.recv_window);
+        }
+        if self.config.mtu < old.mtu && waiting {
+            self.shrunk_from = Some(old_max);
+        }
+        if (self.config.mtu, self.config.stream) != (old.mtu, old.stream) {
+            self.mss = self.config.mss();
+            self.queue.recut(
+                self.config.stream,
+                self.mss,
+                u32::from(self.config.max_fragments),
+                &mut self.buffers,
+            );
+        }
+        if self.config.flush == FlushMode::Eager && old.flush != FlushMode::Eager {
+            self.congestion.ensure_minimum(self.mss);
+        }
+        Ok(())
+    }
+
     /// Applies one change to the configuration if the result validates; otherwise nothing
     /// changes.
     fn reconfigure(&mut self, change: impl FnOnce(&mut Config)) -> Result<(), ConfigError> {
