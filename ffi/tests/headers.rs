@@ -86,15 +86,18 @@ fn kcp_h_is_current() {
 /// C++, without warnings.
 #[test]
 fn headers_compile_as_c_and_cpp() {
-    for (source, cpp, std) in [
-        ("tests/c/ikcp_headers.c", false, "-std=c99"),
-        ("tests/c/ikcp_headers.cpp", true, "-std=c++11"),
+    // One source, compiled by the C++ compiler as C++ (`-x c++`) the second time.
+    for (cpp, language) in [
+        (false, &["-std=c99"][..]),
+        (true, &["-x", "c++", "-std=c++11"]),
     ] {
+        let mut flags: Vec<String> = language.iter().map(|f| f.to_string()).collect();
+        flags.push("-pedantic-errors".to_owned());
         let build = support::Build {
             cpp,
-            flags: vec![std.to_owned(), "-pedantic-errors".to_owned()],
+            flags,
             ..support::Build::default()
         };
-        support::compile_only(&[source], &build);
+        support::compile_only(&["tests/c/ikcp_headers.c"], &build);
     }
 }

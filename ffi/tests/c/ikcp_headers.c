@@ -1,4 +1,4 @@
-/* Both public headers compile together, twice each (include guards), as strict C. */
+/* Both public headers compile together, twice each (include guards), as strict C and as C++. */
 #include "ikcp.h"
 #include "kcp.h"
 #include "ikcp.h"
