@@ -441,34 +441,18 @@ impl Kcp {
     /// already cut keep theirs, so until they are acknowledged datagrams may be as large as the
     /// old MTU ([`Kcp::max_datagram_size`] says how large).
     pub fn set_mtu(&mut self, mtu: u32) -> Result<(), ConfigError> {
-        let (old_mtu, old_max) = (self.config.mtu, self.max_datagram_size() as u32);
-        self.reconfigure(|config| config.mtu = mtu)?;
-        if mtu < old_mtu && self.wait_send() > 0 {
-            self.shrunk_from = Some(old_max);
-        }
-        self.mss = self.config.mss();
-        self.queue.recut(
-            self.config.stream,
-            self.mss,
-            u32::from(self.config.max_fragments),
-            &mut self.buffers,
-        );
-        Ok(())
+        self.retune(|config| config.mtu = mtu)
     }
 
     /// Changes the send window (`ikcp_wndsize`); segments in flight are kept.
     pub fn set_send_window(&mut self, window: u16) -> Result<(), ConfigError> {
-        self.reconfigure(|config| config.send_window = window)?;
-        self.sent.resize(window);
-        Ok(())
+        self.retune(|config| config.send_window = window)
     }
 
     /// Changes the receive window (`ikcp_wndsize`). Segments already received are kept, even
     /// past the end of a smaller window: they were acknowledged.
     pub fn set_recv_window(&mut self, window: u16) -> Result<(), ConfigError> {
-        self.reconfigure(|config| config.recv_window = window)?;
-        self.received.resize(window);
-        Ok(())
+        self.retune(|config| config.recv_window = window)
     }
 
     /// Changes any part of the configuration of a running machine (the reference's
@@ -479,9 +463,11 @@ impl Kcp {
     /// [`Kcp::set_send_window`] and [`Kcp::set_recv_window`]; a change of stream mode re-cuts
     /// the messages not started yet, as the reference's next `ikcp_send` would see them.
     pub fn retune(&mut self, change: impl FnOnce(&mut Config)) -> Result<(), ConfigError> {
-        let old = self.config.clone();
+        let mut config = self.config.clone();
+        change(&mut config);
+        config.validate()?;
         let (old_max, waiting) = (self.max_datagram_size() as u32, self.wait_send() > 0);
-        self.reconfigure(change)?;
+        let old = std::mem::replace(&mut self.config, config);
         if self.config.send_window != old.send_window {
             self.sent.resize(self.config.send_window);
         }
@@ -503,16 +489,6 @@ impl Kcp {
         if self.config.flush == FlushMode::Eager && old.flush != FlushMode::Eager {
             self.congestion.ensure_minimum(self.mss);
         }
-        Ok(())
-    }
-
-    /// Applies one change to the configuration if the result validates; otherwise nothing
-    /// changes.
-    fn reconfigure(&mut self, change: impl FnOnce(&mut Config)) -> Result<(), ConfigError> {
-        let mut config = self.config.clone();
-        change(&mut config);
-        config.validate()?;
-        self.config = config;
         Ok(())
     }
 
