@@ -371,19 +371,25 @@ fn the_receive_window_can_shrink_and_grow_mid_transfer() {
 }
 
 /// Two peers with an RTT estimate of about 40 ms; `a` then loses one message on the way.
+/// `a` sends `message` at `now`; it reaches `b` 20 ms later and `b`'s acknowledgement reaches
+/// `a` 20 ms after that, the time returned.
+fn round_trip(a: &mut Kcp, b: &mut Kcp, message: &[u8], now: u32) -> u32 {
+    let mut buf = vec![0u8; 1400];
+    a.send(message).unwrap();
+    let n = a.poll_transmit(now, &mut buf).unwrap();
+    b.handle_datagram(now + 20, &buf[..n]).unwrap();
+    b.flush();
+    let n = b.poll_transmit(now + 20, &mut buf).unwrap();
+    a.handle_datagram(now + 40, &buf[..n]).unwrap();
+    now + 40
+}
+
 fn pair_with_a_lost_message(config: &Config) -> (Kcp, Kcp, u32) {
     let (mut a, mut b) = pair(config);
     let mut buf = vec![0u8; 1400];
     let mut now = 0;
     for _ in 0..5 {
-        a.send(b"warm-up").unwrap();
-        let n = a.poll_transmit(now, &mut buf).unwrap();
-        now += 20;
-        b.handle_datagram(now, &buf[..n]).unwrap();
-        b.flush();
-        let n = b.poll_transmit(now, &mut buf).unwrap();
-        now += 20;
-        a.handle_datagram(now, &buf[..n]).unwrap();
+        now = round_trip(&mut a, &mut b, b"warm-up", now);
     }
     a.send(b"lost").unwrap();
     assert!(
@@ -431,16 +437,7 @@ fn an_overdue_segment_rides_in_the_next_datagrams_spare_room() {
 /// acknowledgement arrived.
 fn one_duplicate_ack_for_a_lost_message(config: &Config) -> (Kcp, u32, u32) {
     let (mut a, mut b, sent_at) = pair_with_a_lost_message(config);
-    let mut buf = vec![0u8; 1400];
-    let mut now = sent_at + 5;
-    a.send(b"next").unwrap();
-    let n = a.poll_transmit(now, &mut buf).unwrap();
-    now += 20;
-    b.handle_datagram(now, &buf[..n]).unwrap();
-    b.flush();
-    let n = b.poll_transmit(now, &mut buf).unwrap();
-    now += 20;
-    a.handle_datagram(now, &buf[..n]).unwrap();
+    let now = round_trip(&mut a, &mut b, b"next", sent_at + 5);
     (a, sent_at, now)
 }
 
